@@ -1,0 +1,160 @@
+"""The grading child: the only process in which student code runs.
+
+The harness starts `python -c "from graders._child import main; main()"` in a new session,
+writes one JSON request line on its stdin and waits. The child:
+
+1. reads the request, then points stdin at /dev/null (student code cannot read it);
+2. makes itself a child subreaper (Linux), so processes orphaned by student code come
+   back to it instead of init; and dumps every thread's stack on SIGUSR1;
+3. puts the implementation folder first on sys.path, sets the multiprocessing start method;
+4. calls the scenario (a function in graders/scenarios/), which calls the student code and
+   returns plain data (JSON) describing what it observed;
+5. checks what the student code left behind (threads, processes, zombies, listening sockets);
+6. writes {"nonce", "status", "value", "leaks", ...} to the result file and leaves with
+   os._exit, so no atexit handler or non-daemon child of the student can hold it.
+
+The verdict is made by the grading process from that data, never here.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import importlib
+import json
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+
+_stack_file = None
+
+
+def install_stack_dumps() -> None:
+    """On SIGUSR1, write every thread's stack to $GRADER_STACKS/<pid>.txt (also after fork)."""
+    global _stack_file
+    folder = os.environ.get("GRADER_STACKS")
+    if not folder or not hasattr(signal, "SIGUSR1"):
+        return
+    _stack_file = open(os.path.join(folder, f"{os.getpid()}.txt"), "w")  # noqa: SIM115
+    faulthandler.register(signal.SIGUSR1, file=_stack_file, all_threads=True)
+    if not getattr(install_stack_dumps, "_at_fork", False):
+        os.register_at_fork(after_in_child=install_stack_dumps)
+        install_stack_dumps._at_fork = True
+
+
+def make_subreaper() -> bool:
+    """Linux: orphaned descendants are re-parented to this process, not to init."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    return libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+
+
+def _student_frames(tb, impl: str) -> str:
+    """The traceback, keeping only frames from the implementation folder when there are any."""
+    frames = traceback.extract_tb(tb)
+    mine = [f for f in frames if os.path.abspath(f.filename).startswith(impl + os.sep)]
+    return "".join(traceback.format_list(mine or frames))
+
+
+def _helper_pids() -> set[int]:
+    """multiprocessing's own long-lived helpers (forkserver, resource tracker) are no leak."""
+    pids = set()
+    try:
+        from multiprocessing import forkserver, resource_tracker
+
+        pids.add(forkserver._forkserver._forkserver_pid)
+        pids.add(resource_tracker._resource_tracker._pid)
+    except Exception:
+        pass
+    return {p for p in pids if p}
+
+
+def find_leaks(threads_before: set, checks: dict, grace: float) -> list[str]:
+    """What the student code left behind, waiting up to `grace` s for it to wind down."""
+    import psutil
+
+    me = psutil.Process()
+    deadline = time.monotonic() + grace
+    while True:
+        leaks = []
+        if checks.get("threads", True):
+            alive = [
+                t for t in threading.enumerate()
+                if t not in threads_before and t.is_alive()
+                and not t.name.startswith("QueueFeederThread")
+            ]
+            if alive:
+                names = ", ".join(f"{t.name!r}{' (daemon)' if t.daemon else ''}" for t in alive)
+                leaks.append(f"{len(alive)} thread(s) still running: {names}")
+        if checks.get("processes", True):
+            helpers = _helper_pids()
+            running, zombies = [], []
+            for p in me.children(recursive=True):
+                if p.pid in helpers:
+                    continue
+                try:
+                    (zombies if p.status() == psutil.STATUS_ZOMBIE else running).append(p.pid)
+                except psutil.NoSuchProcess:
+                    pass
+            if running:
+                leaks.append(f"{len(running)} child process(es) still running (pids {running})")
+            if zombies:
+                leaks.append(
+                    f"{len(zombies)} zombie process(es) that were never joined (pids {zombies})"
+                )
+        if checks.get("sockets", True):
+            try:
+                listening = [
+                    c.laddr for c in me.net_connections(kind="inet") if c.status == "LISTEN"
+                ]
+            except (psutil.Error, OSError):
+                listening = []
+            if listening:
+                addrs = ", ".join(f"{a.ip}:{a.port}" for a in listening)
+                leaks.append(f"{len(listening)} listening socket(s) left open ({addrs})")
+        if not leaks or time.monotonic() >= deadline:
+            return leaks
+        time.sleep(0.01)
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.readline())
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(devnull, 0)
+    os.close(devnull)
+    install_stack_dumps()
+    make_subreaper()
+    impl = request["impl"]
+    sys.path.insert(0, impl)
+    import multiprocessing
+
+    if request.get("start_method"):
+        multiprocessing.set_start_method(request["start_method"], force=True)
+
+    module_name, func_name = request["scenario"].split(":")
+    scenario = getattr(importlib.import_module(module_name), func_name)
+    threads_before = set(threading.enumerate())
+    result = {"nonce": request["nonce"], "status": "ok", "value": None, "leaks": []}
+    started = time.perf_counter()
+    try:
+        result["value"] = scenario(*request["args"])
+    except NotImplementedError as e:
+        result.update(status="todo", error=str(e) or "NotImplementedError",
+                      where=_student_frames(e.__traceback__, impl))
+    except BaseException as e:  # noqa: BLE001 - anything student code raises is a finding
+        result.update(status="error", error=f"{type(e).__name__}: {e}",
+                      where=_student_frames(e.__traceback__, impl))
+    result["seconds"] = time.perf_counter() - started
+    if result["status"] == "ok":
+        result["leaks"] = find_leaks(threads_before, request.get("checks", {}),
+                                     request.get("grace", 1.0))
+    path = request["result_path"]
+    with open(path + ".tmp", "w") as f:
+        json.dump(result, f, default=repr)
+    os.replace(path + ".tmp", path)
+    os._exit(0)

@@ -1,0 +1,285 @@
+"""Run one scenario against student code in a child process, and clean up after it.
+
+`run()` is the whole mechanism: start the grading child (graders/_child.py) in its own
+session, hand it a request, wait at most `timeout` seconds, read its answer, then kill and
+reap every process the student code left behind. On a timeout it first asks every process
+in the tree to dump its threads' stacks (SIGUSR1), so the failure shows where each was stuck.
+
+Limits live in LIMITS, in one place, and are printed in the report header.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+KIT = Path(__file__).resolve().parent.parent
+BOOT = Path(__file__).resolve().parent / "_boot"
+SCALE = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))
+
+LIMITS = {
+    "timeout": 20.0 * SCALE,  # seconds one scenario may run, unless a test says otherwise
+    "import_timeout": 10.0 * SCALE,  # seconds to import a student module
+    "leak_grace": 1.0 * SCALE,  # seconds student threads/processes get to end after a call
+    "output_chars": 4000,  # how much of a child's stdout/stderr a failure shows
+}
+
+
+@dataclass
+class Outcome:
+    """What happened in the grading child. status: ok, error, todo, timeout or crash."""
+
+    status: str
+    value: object = None
+    error: str = ""
+    where: str = ""
+    leaks: list = field(default_factory=list)
+    stdout: str = ""
+    stderr: str = ""
+    stacks: str = ""
+    seconds: float = 0.0
+
+
+def make_subreaper() -> bool:
+    """Linux: processes orphaned below us come back to us (and we reap them), not to init."""
+    from graders._child import make_subreaper as _make
+
+    return _make()
+
+
+def _read(path: Path, limit: int) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return ""
+    if len(text) > limit:
+        text = text[: limit // 2] + "\n[... cut ...]\n" + text[-limit // 2 :]
+    return text
+
+
+def _tree(pid: int) -> list[psutil.Process]:
+    try:
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return []
+
+
+def _dump_stacks(procs: list[psutil.Process], folder: Path) -> str:
+    """SIGUSR1 to every process, then collect what their faulthandlers wrote.
+
+    Processes stuck in the same place are shown once, with a count."""
+    if not hasattr(signal, "SIGUSR1"):
+        return ""
+    for p in procs:
+        try:
+            p.send_signal(signal.SIGUSR1)
+        except psutil.Error:
+            pass
+    time.sleep(0.3)
+    groups: dict[str, list[int]] = {}
+    for p in procs:
+        text = _read(folder / f"{p.pid}.txt", 3000).strip()
+        if text:
+            key = re.sub(r"0x[0-9a-f]+", "0x...", text)
+            groups.setdefault(key, []).append(p.pid)
+    parts = []
+    for text, pids in groups.items():
+        if procs and pids[0] == procs[0].pid:
+            who = "the grading child, which called your code"
+        elif len(pids) == 1:
+            who = f"process {pids[0]}, started by your code"
+        else:
+            who = f"{len(pids)} processes started by your code, all stuck here (pids {pids})"
+        parts.append(f"--- {who} ---\n{text}")
+    return "\n".join(parts)
+
+
+def kill_tree(proc: subprocess.Popen, descendants: list[psutil.Process]) -> None:
+    """SIGTERM (coverage can save its data), a short wait, then SIGKILL, for the grading
+    child, its process group and every descendant found; then reap them."""
+    posix = os.name == "posix"
+    for sig in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
+        if posix:
+            try:
+                os.killpg(proc.pid, sig)  # the child's session: everything that did not setsid
+            except OSError:
+                pass
+        elif proc.poll() is None:
+            proc.kill()
+        for p in descendants:
+            try:
+                p.send_signal(sig)
+            except psutil.Error:
+                pass
+        _gone, descendants = psutil.wait_procs(descendants, timeout=0.5)
+        try:
+            proc.wait(timeout=0 if descendants else 0.5)
+        except subprocess.TimeoutExpired:
+            continue
+        if not descendants:
+            break
+    proc.wait()
+    reap_orphans()
+
+
+def reap_orphans() -> None:
+    """Kill and reap any process that ended up as our child (orphans come to a subreaper)."""
+    for p in psutil.Process().children():
+        try:
+            if p.status() != psutil.STATUS_ZOMBIE:
+                p.kill()
+            p.wait(timeout=2)
+        except psutil.Error:
+            pass
+
+
+def run(scenario, *args, impl: Path, start_method: str | None = None,
+        timeout: float | None = None, checks: dict | None = None) -> Outcome:
+    """Call `scenario(*args)` (a function in graders.scenarios) in a fresh grading child."""
+    timeout = timeout or LIMITS["timeout"]
+    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+        tmp = Path(tmp)
+        stacks = tmp / "stacks"
+        stacks.mkdir()
+        nonce = secrets.token_hex(16)
+        request = {
+            "impl": str(impl),
+            "scenario": f"{scenario.__module__}:{scenario.__name__}",
+            "args": list(args),
+            "start_method": start_method,
+            "nonce": nonce,
+            "result_path": str(tmp / "result.json"),
+            "checks": checks or {},
+            "grace": LIMITS["leak_grace"],
+        }
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(BOOT), str(KIT)])
+        env["GRADER_STACKS"] = str(stacks)
+        env["PYTHONFAULTHANDLER"] = "1"
+        env.pop("PYTHONSTARTUP", None)
+        posix = os.name == "posix"
+        with open(tmp / "stdout", "wb") as out, open(tmp / "stderr", "wb") as err:
+            proc = subprocess.Popen(
+                [sys.executable, "-c", "from graders._child import main; main()"],
+                stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=tmp, env=env,
+                start_new_session=posix,
+                creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP,
+            )
+            started = time.monotonic()
+            timed_out, dumped = False, ""
+            try:
+                try:
+                    proc.stdin.write((json.dumps(request) + "\n").encode())
+                    proc.stdin.close()
+                except OSError:
+                    pass
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                dumped = _dump_stacks(_tree(proc.pid), stacks)
+            finally:  # also when pytest-timeout or Ctrl-C interrupts the wait
+                kill_tree(proc, _tree(proc.pid)[1:])
+        outcome = Outcome(
+            status="timeout" if timed_out else "crash",
+            stdout=_read(tmp / "stdout", LIMITS["output_chars"]),
+            stderr=_read(tmp / "stderr", LIMITS["output_chars"]),
+            stacks=dumped,
+            seconds=time.monotonic() - started,
+        )
+        if timed_out:
+            outcome.error = f"timed out after {timeout:g} s"
+            return outcome
+        try:
+            answer = json.loads((tmp / "result.json").read_text())
+        except (OSError, ValueError):
+            answer = None
+        if not isinstance(answer, dict) or answer.get("nonce") != nonce:
+            code = proc.returncode
+            how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+            outcome.error = f"the grading child ended ({how}) before it reported a result"
+            return outcome
+        outcome.status = str(answer.get("status"))
+        outcome.value = answer.get("value")
+        outcome.error = str(answer.get("error", ""))
+        outcome.where = str(answer.get("where", ""))
+        leaks = answer.get("leaks")
+        outcome.leaks = [str(x) for x in leaks] if isinstance(leaks, list) else []
+        return outcome
+
+
+# --------------------------------------------------------------------------- for graders
+
+
+def fail(message: str):
+    """Fail the current test with feedback meant for a student (no grader traceback)."""
+    import pytest
+
+    pytest.fail(message, pytrace=False)
+
+
+def _section(title: str, text: str) -> str:
+    text = text.strip()
+    return f"\n\n{title}:\n{text}" if text else ""
+
+
+class Student:
+    """One exercise of the implementation under grading, as the tests see it."""
+
+    def __init__(self, exercise: str, impl: Path, seed: int, probe: dict):
+        self.exercise = exercise
+        self.impl = impl
+        self.seed = seed
+        self.probe = probe
+
+    def require(self) -> None:
+        """Fail at once when the module is missing, does not import, or is still the stub."""
+        state = self.probe.get("state")
+        name = f"{self.exercise}.py"
+        if state == "missing":
+            fail(f"{name} is missing from {self.impl}: nothing to grade for {self.exercise} "
+                 f"(0 points). Create it with the functions of the exercise.")
+        if state == "timeout":
+            fail(f"importing {name} did not finish within {LIMITS['import_timeout']:g} s: "
+                 f"code at module level must not block or loop; put demo code under "
+                 f"`if __name__ == '__main__':`.")
+        if state != "ok":
+            fail(f"importing {name} failed: {self.probe.get('error')}"
+                 + _section("where", self.probe.get("where", "")))
+        functions, stubs = self.probe["functions"], self.probe["stubs"]
+        if functions and len(stubs) == len(functions):
+            fail(f"{name} is still the stub: every function raises NotImplementedError "
+                 f"({', '.join(stubs)}). Implement them to earn these points.")
+
+    def run(self, scenario, *args, start_method: str | None = None,
+            timeout: float | None = None, checks: dict | None = None, what: str = "your code"):
+        """Run a scenario in a grading child; return its value, or fail with feedback."""
+        out = run(scenario, *args, impl=self.impl, start_method=start_method,
+                  timeout=timeout, checks=checks)
+        output = _section("your code printed", out.stdout) + _section("stderr", out.stderr)
+        if out.status == "todo":
+            fail(f"{what} is not implemented yet ({out.error})" + _section("raised at", out.where))
+        if out.status == "error":
+            fail(f"{what} raised {out.error}" + _section("traceback", out.where) + output)
+        if out.status == "timeout":
+            fail(f"{what} {out.error}: it never returned "
+                 f"(a deadlock, a join on a process that cannot end, or an endless loop)."
+                 + _section("where each thread was stuck", out.stacks or out.stderr))
+        if out.status != "ok":
+            fail(f"{what}: {out.error}; student code must not exit or kill the process "
+                 f"that calls it." + output)
+        if out.leaks:
+            fail(f"{what} returned but left things behind: {'; '.join(out.leaks)}. "
+                 f"Join every process and let every thread end before returning.")
+        return out.value

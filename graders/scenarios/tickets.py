@@ -1,0 +1,328 @@
+"""Scenarios for tickets.py: the ticket office (a mutex lock between processes)."""
+
+from __future__ import annotations
+
+import functools
+import json
+import multiprocessing
+import os
+import random
+import tempfile
+import threading
+import time
+
+BIG = "x" * 2_000_000  # an extra key that every write keeps: makes a torn write easy to see
+
+
+# ------------------------------------------------------------------ latencies handed to buy()
+
+
+def _claim(folder: str, prefix: str) -> int:
+    """Atomically take the next free number n for `<prefix>-<n>` in `folder`."""
+    n = 0
+    while True:
+        try:
+            os.close(os.open(os.path.join(folder, f"{prefix}-{n}"), os.O_CREAT | os.O_EXCL))
+            return n
+        except FileExistsError:
+            n += 1
+
+
+def rendezvous(folder: str, wait: float, seed: int, lock=None) -> None:
+    """A latency that proves mutual exclusion or its absence, across processes.
+
+    Counts its calls (files call-N). The first caller waits up to `wait` s for a second
+    buyer to reach latency() too: with the lock held around read-latency-write that never
+    happens; without it the second buyer gets in, has read the same ticket_num, and both
+    write back the same value. Any two callers inside at once leave a file `overlap`.
+    With `lock`, also records a call made while the lock was not held.
+    """
+    n = _claim(folder, "call")
+    me = os.path.join(folder, f"in-{n}")
+    open(me, "w").close()
+    if any(f.startswith("in-") and f != f"in-{n}" for f in os.listdir(folder)):
+        open(os.path.join(folder, "overlap"), "w").close()
+    if lock is not None and lock.acquire(False):
+        lock.release()
+        open(os.path.join(folder, f"unlocked-{n}"), "w").close()
+    if n == 0:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            if os.path.exists(os.path.join(folder, "call-1")):
+                open(os.path.join(folder, "overlap"), "w").close()
+                break
+            time.sleep(0.002)
+    else:
+        time.sleep(random.Random(seed * 1000 + n).uniform(0.0005, 0.003))
+    os.unlink(me)
+
+
+def raising_latency() -> None:
+    raise ConnectionError("the booking system is down (raised by the grader's latency)")
+
+
+def _observed(folder: str) -> dict:
+    names = os.listdir(folder)
+    return {
+        "calls": sum(n.startswith("call-") for n in names),
+        "overlap": "overlap" in names,
+        "unlocked": sum(n.startswith("unlocked-") for n in names),
+    }
+
+
+# ------------------------------------------------------------------------------ helpers
+
+
+def _make_db(folder: str, content) -> str:
+    db = os.path.join(folder, "db.json")
+    with open(db, "w", encoding="utf-8") as f:
+        f.write(content if isinstance(content, str) else json.dumps(content))
+    return db
+
+
+def _read(db: str):
+    with open(db, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _lock_free(lock) -> bool:
+    if lock.acquire(timeout=1.0):
+        lock.release()
+        return True
+    return False
+
+
+def _ticket_num(db: str):
+    try:
+        return _read(db).get("ticket_num")
+    except Exception as e:  # noqa: BLE001 - reported to the student as what was found
+        return f"unreadable ({type(e).__name__}: {e})"
+
+
+# ---------------------------------------------------------------------------- scenarios
+
+
+def basics(seed: int) -> dict:
+    """One process: find, buy until sold out, other keys kept, latency and lock use."""
+    import tickets
+
+    folder = tempfile.mkdtemp(dir=".")
+    calls = tempfile.mkdtemp(dir=".")
+    db = _make_db(folder, {"ticket_num": 2, "event": "concert", "seats": [1, 2, 3]})
+    lock = multiprocessing.Lock()
+    latency = functools.partial(rendezvous, calls, 0.0, seed, lock)
+    out = {"find": repr(tickets.find("ann", db))}
+    out["buys"] = [repr(tickets.buy(name, db, lock, latency)) for name in ("ann", "bob", "cy")]
+    out["after"] = _read(db)
+    out["lock_free"] = _lock_free(lock)
+    out["find_after"] = repr(tickets.find("dan", db))
+    out.update(_observed(calls))
+    return out
+
+
+BAD_DATABASES = {
+    "missing file": None,
+    "not JSON": "{ticket_num: 3",
+    "a JSON list, not an object": "[3]",
+    "no ticket_num key": {"tickets": 3},
+    "ticket_num is a string": {"ticket_num": "3"},
+    "ticket_num is negative": {"ticket_num": -1},
+    "ticket_num is true": {"ticket_num": True},
+    "ticket_num is a float": {"ticket_num": 2.5},
+}
+
+
+def bad_database(kind: str) -> dict:
+    """buy() on a missing or corrupt database: must raise, change nothing, release the lock."""
+    import tickets
+
+    folder = tempfile.mkdtemp(dir=".")
+    content = BAD_DATABASES.get(kind)
+    if kind == "latency raises":
+        db = _make_db(folder, {"ticket_num": 3})
+        latency = raising_latency
+    elif content is None:
+        db = os.path.join(folder, "db.json")
+        latency = tickets.network_latency
+    else:
+        db = _make_db(folder, content)
+        latency = functools.partial(time.sleep, 0.001)
+    before = sorted(os.listdir(folder)), (open(db, "rb").read() if os.path.exists(db) else None)
+    lock = multiprocessing.Lock()
+    box: dict = {}
+
+    def attempt():
+        try:
+            box["returned"] = repr(tickets.buy("ann", db, lock, latency))
+        except Exception as e:  # noqa: BLE001 - raising is what the contract asks for
+            box["raised"] = type(e).__name__
+
+    t = threading.Thread(target=attempt, daemon=True)
+    t.start()
+    t.join(5)
+    after = sorted(os.listdir(folder)), (open(db, "rb").read() if os.path.exists(db) else None)
+    return {
+        "hung": t.is_alive(),
+        "raised": box.get("raised"),
+        "returned": box.get("returned"),
+        "unchanged": before == after,
+        "files_after": after[0],
+        "lock_free": (not t.is_alive()) and _lock_free(lock),
+    }
+
+
+def find_during_buy(seed: int) -> dict:
+    """find() while another buyer is inside buy(): it must not wait for the lock."""
+    import tickets
+
+    folder = tempfile.mkdtemp(dir=".")
+    db = _make_db(folder, {"ticket_num": 4})
+    lock = multiprocessing.Lock()
+    inside, release = threading.Event(), threading.Event()
+
+    def slow_latency():
+        inside.set()
+        release.wait(5)
+
+    buyer = threading.Thread(target=tickets.buy, args=("ann", db, lock, slow_latency),
+                             daemon=True)
+    buyer.start()
+    got_inside = inside.wait(5)
+    box: dict = {}
+    finder = threading.Thread(target=lambda: box.update(found=tickets.find("bob", db)),
+                              daemon=True)
+    finder.start()
+    finder.join(2)
+    blocked = finder.is_alive()
+    release.set()
+    buyer.join(5)
+    finder.join(5)
+    return {"reached_latency": got_inside, "find_blocked": blocked,
+            "found": repr(box.get("found"))}
+
+
+def _buyer(name: str, db: str, lock, barrier, latency, results: str) -> None:
+    """A buyer process of the grader: meet the others at the barrier, then buy()."""
+    import tickets
+
+    barrier.wait()
+    try:
+        got = tickets.buy(name, db, lock, latency)
+        text = "True" if got is True else "False" if got is False else f"returned {got!r}"
+    except BaseException as e:  # noqa: BLE001 - reported to the student
+        text = f"raised {type(e).__name__}: {e}"
+    with open(os.path.join(results, name), "w") as f:
+        f.write(text)
+
+
+def _reap(processes, seconds: float) -> list[str]:
+    """Join every process within a shared deadline; kill and name the ones still stuck."""
+    deadline = time.monotonic() + seconds
+    stuck = []
+    for name, p in processes:
+        p.join(max(0.0, deadline - time.monotonic()))
+        if p.is_alive():
+            stuck.append(name)
+            p.kill()
+            p.join()
+    return stuck
+
+
+def buy_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
+    """n buyer processes, started through a barrier, each calling buy() with one shared lock."""
+    folder = tempfile.mkdtemp(dir=".")
+    calls = tempfile.mkdtemp(dir=".")
+    results = tempfile.mkdtemp(dir=".")
+    db = _make_db(folder, {"ticket_num": n_tickets})
+    lock = multiprocessing.Lock()
+    barrier = multiprocessing.Barrier(n_buyers)
+    latency = functools.partial(rendezvous, calls, wait, seed, lock)
+    processes = [
+        (f"buyer{i}", multiprocessing.Process(
+            target=_buyer, args=(f"buyer{i}", db, lock, barrier, latency, results)))
+        for i in range(n_buyers)
+    ]
+    for _, p in processes:
+        p.start()
+    stuck = _reap(processes, 10.0)
+    answers = {}
+    for name, _ in processes:
+        path = os.path.join(results, name)
+        answers[name] = open(path).read() if os.path.exists(path) else "no answer"
+    return {
+        "answers": answers,
+        "stuck": stuck,
+        "remaining": _ticket_num(db),
+        "lock_free": _lock_free(lock),
+        **_observed(calls),
+    }
+
+
+def sell_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
+    """The student's sell(): one process per buyer, with the grader's latency."""
+    import tickets
+
+    folder = tempfile.mkdtemp(dir=".")
+    calls = tempfile.mkdtemp(dir=".")
+    db = _make_db(folder, {"ticket_num": n_tickets, "venue": "hall"})
+    names = [f"buyer{i}" for i in range(n_buyers)]
+    latency = functools.partial(rendezvous, calls, wait, seed)
+    result = tickets.sell(names, db, latency)
+    after = _read(db) if os.path.exists(db) else None
+    return {
+        "type": type(result).__name__,
+        "result": {str(k): repr(v) for k, v in result.items()}
+        if isinstance(result, dict) else repr(result)[:300],
+        "after": after,
+        **_observed(calls),
+    }
+
+
+def _reader(db: str, stop, errors: str) -> None:
+    """A process that calls find() as fast as it can, recording what it could not read."""
+    import tickets
+
+    bad, reads = [], 0
+    while not stop.is_set():
+        reads += 1
+        try:
+            tickets.find("reader", db)
+        except Exception as e:  # noqa: BLE001 - a torn read is the finding
+            bad.append(f"{type(e).__name__}: {str(e)[:80]}")
+    with open(errors, "w") as f:
+        json.dump({"reads": reads, "bad": bad[:5], "n_bad": len(bad)}, f)
+
+
+def find_while_buying(n_buys: int, seed: int) -> dict:
+    """Buys in this process while a reader process calls find(): no torn reads, new inode."""
+    import tickets
+
+    folder = tempfile.mkdtemp(dir=".")
+    db = _make_db(folder, {"ticket_num": n_buys, "log": BIG})
+    inode = os.stat(db).st_ino
+    lock = multiprocessing.Lock()
+    stop = multiprocessing.Event()
+    errors = os.path.join(tempfile.mkdtemp(dir="."), "errors.json")
+    reader = multiprocessing.Process(target=_reader, args=(db, stop, errors))
+    reader.start()
+    time.sleep(0.05)
+    replaced = 0
+    for i in range(n_buys):
+        tickets.buy(f"buyer{i}", db, lock, functools.partial(time.sleep, 0.001))
+        now = os.stat(db).st_ino
+        replaced += now != inode
+        inode = now
+    stop.set()
+    reader.join(10)
+    if reader.is_alive():
+        reader.kill()
+        reader.join()
+    seen = json.load(open(errors)) if os.path.exists(errors) else {"reads": 0, "bad": ["none"]}
+    data = _read(db)
+    return {
+        **seen,
+        "replaced": replaced,
+        "left": data.get("ticket_num"),
+        "kept": data.get("log") == BIG,
+        "files": sorted(os.listdir(folder)),
+    }

@@ -1,0 +1,152 @@
+"""Grader for tickets.py: the ticket office, a mutex lock between processes (section 3)."""
+
+import pytest
+
+from graders.harness import fail
+from graders.scenarios import tickets as sc
+
+BUYERS, TICKETS = 20, 5
+WAIT = 0.3  # how long the first buyer inside latency() waits for a second one to join it
+
+
+@pytest.mark.points(2)
+def test_find_and_buy(student):
+    """find() reads ticket_num; buy() sells until sold out and keeps the other keys"""
+    r = student.run(sc.basics, student.seed, what="find()/buy()")
+    if r["find"] != "2":
+        fail(f"find() returned {r['find']} for a database holding ticket_num 2: "
+             f"it must return ticket_num as an int.")
+    if r["buys"] != ["True", "True", "False"]:
+        fail(f"three buy() calls on 2 tickets returned {', '.join(r['buys'])}; expected "
+             f"True, True, False (False once sold out).")
+    after = r["after"]
+    if after.get("ticket_num") != 0:
+        fail(f"after selling both tickets the database holds ticket_num "
+             f"{after.get('ticket_num')!r}; expected 0 (write back ticket_num - 1).")
+    if after.get("event") != "concert" or after.get("seats") != [1, 2, 3]:
+        fail(f"buy() lost the other keys of the database (now {sorted(after)}): write back the "
+             f"whole object with only ticket_num changed.")
+    if r["calls"] != 3:
+        fail(f"latency() was called {r['calls']} times for 3 buy() calls: call it exactly "
+             f"once per buy, sold out or not (it is the booking system's round trip).")
+    if r["unlocked"]:
+        fail(f"latency() ran {r['unlocked']} time(s) while the lock was not held: read, wait "
+             f"for latency() and write back must all happen inside the lock.")
+    if not r["lock_free"]:
+        fail("after buy() returned, the lock was still held: release it on every path "
+             "(use `with lock:`).")
+
+
+@pytest.mark.points(2)
+@pytest.mark.parametrize("kind", [*sc.BAD_DATABASES, "latency raises"])
+def test_bad_database(student, kind):
+    """a missing or corrupt database raises, changes nothing and releases the lock"""
+    r = student.run(sc.bad_database, kind, what="buy()")
+    if r["hung"]:
+        fail(f"buy() on a database with {kind} did not return within 5 s.")
+    if r["raised"] is None:
+        fail(f"buy() on a database with {kind} returned {r['returned']} instead of raising: "
+             f"a database it cannot trust must raise an exception.")
+    if not r["unchanged"]:
+        fail(f"buy() on a database with {kind} raised {r['raised']} but changed the folder "
+             f"(now {r['files_after']}): a failed buy must leave everything as it was.")
+    if not r["lock_free"]:
+        fail(f"buy() on a database with {kind} raised {r['raised']} and left the lock held: "
+             f"every later buyer would wait forever. Release it on errors too (`with lock:`).")
+
+
+def test_find_takes_no_lock(student):
+    """find() answers while another buyer holds the lock"""
+    r = student.run(sc.find_during_buy, student.seed, what="find()")
+    if not r["reached_latency"]:
+        fail("buy() never called latency() within 5 s.")
+    if r["find_blocked"]:
+        fail("find() waited while another buyer was inside buy(): find only reads, it must "
+             "not take the lock (or any lock buy() holds).")
+    if r["found"] != "4":
+        fail(f"find() during a buy returned {r['found']}; expected 4 (the value before it).")
+
+
+def _check_race(r, who: str) -> None:
+    answers = r["answers"]
+    sold = sum(a == "True" for a in answers.values())
+    odd = {n: a for n, a in answers.items() if a not in ("True", "False")}
+    if r["stuck"]:
+        fail(f"{len(r['stuck'])} of {BUYERS} buyers never returned from buy() (killed after "
+             f"10 s) after {sold} ticket(s) were sold: the lock was not released on some path, "
+             f"probably the sold-out one. Use `with lock:` so every return releases it.")
+    if odd:
+        name, a = next(iter(odd.items()))
+        fail(f"{len(odd)} buyer(s) did not get True/False from buy(); {name}: {a}.")
+    if r["overlap"] or sold > TICKETS or r["remaining"] != 0:
+        fail(f"{sold} of {BUYERS} {who} got a ticket but only {TICKETS} existed (ticket_num "
+             f"now {r['remaining']!r}): two buyers were inside latency() at the same time, so "
+             f"both read ticket_num before either wrote it back. buy() must read, wait for "
+             f"latency() and write back while holding the lock.")
+    if sold != TICKETS:
+        fail(f"only {sold} of {TICKETS} tickets were sold to {BUYERS} {who}: every ticket "
+             f"should find a buyer.")
+    if r["calls"] != BUYERS:
+        fail(f"latency() was called {r['calls']} times for {BUYERS} buys: exactly once each.")
+
+
+@pytest.mark.points(3)
+def test_no_ticket_sold_twice(student, start_method):
+    """no ticket sold twice: 20 buyer processes call buy() at once for 5 tickets"""
+    r = student.run(sc.buy_race, BUYERS, TICKETS, WAIT, student.seed,
+                    start_method=start_method, what="buy()")
+    _check_race(r, "buyers calling buy() at once")
+    if r["unlocked"]:
+        fail(f"latency() ran {r['unlocked']} time(s) while the lock passed to buy() was free: "
+             f"hold that lock (not another one) around read, latency() and write.")
+    if not r["lock_free"]:
+        fail("the lock was still held after every buyer finished: release it on every path.")
+
+
+@pytest.mark.points(3)
+def test_sell(student, start_method):
+    """sell() runs one process per buyer, sells each of 5 tickets once to 20 buyers"""
+    r = student.run(sc.sell_race, BUYERS, TICKETS, WAIT, student.seed,
+                    start_method=start_method, timeout=15, what="sell()")
+    if r["type"] != "dict":
+        fail(f"sell() returned a {r['type']} ({r['result']}); expected a dict name -> bool.")
+    result = r["result"]
+    names = {f"buyer{i}" for i in range(BUYERS)}
+    if set(result) != names:
+        fail(f"sell() returned {len(result)} names; expected one entry for each of the "
+             f"{BUYERS} buyers (missing: {sorted(names - set(result))[:3]}).")
+    bad = [v for v in result.values() if v not in ("True", "False")]
+    if bad:
+        fail(f"sell() maps buyers to {bad[0]}; expected True or False.")
+    sold = sum(v == "True" for v in result.values())
+    remaining = (r["after"] or {}).get("ticket_num")
+    if r["overlap"] or sold > TICKETS or remaining != 0:
+        fail(f"sell() reported {sold} of {BUYERS} buyers with a ticket; {TICKETS} existed and "
+             f"ticket_num is now {remaining!r}. Two buyer processes were inside latency() at "
+             f"once: create ONE multiprocessing.Lock in sell() and pass it to every process "
+             f"(a module-level lock is a different lock in each process under spawn).")
+    if sold != TICKETS:
+        fail(f"sell() reported {sold} buyers with a ticket, but {TICKETS} were sold: report "
+             f"True exactly for the buyers whose buy() returned True.")
+    if r["calls"] != BUYERS:
+        fail(f"latency() was called {r['calls']} times for {BUYERS} buyers: sell() must pass "
+             f"`latency` on to every buy(), which calls it once.")
+
+
+def test_find_never_sees_a_half_written_file(student, start_method):
+    """a find() running during buys never sees a half-written database (atomic writes)"""
+    r = student.run(sc.find_while_buying, 10, student.seed, start_method=start_method,
+                    what="buy() with a concurrent find()")
+    if r["n_bad"]:
+        fail(f"{r['n_bad']} of {r['reads']} find() calls made during buys failed "
+             f"({r['bad'][0]}): they read a half-written file. Write the new content to a "
+             f"temporary file, then os.replace() it over the database.")
+    if r["replaced"] != 10:
+        fail(f"only {r['replaced']} of 10 buys replaced the database file; the others "
+             f"rewrote it in place, which a concurrent find() can catch half-written. Write a "
+             f"temporary file in the same folder, then os.replace() it over the database.")
+    if not r["kept"] or r["left"] != 0:
+        fail(f"after 10 buys of 10 tickets ticket_num is {r['left']!r} and the other keys "
+             f"{'were kept' if r['kept'] else 'were lost'}.")
+    if r["files"] != ["db.json"]:
+        fail(f"buy() left files behind next to the database: {r['files']}.")
