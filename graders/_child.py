@@ -22,6 +22,7 @@ import faulthandler
 import importlib
 import json
 import os
+import random
 import signal
 import sys
 import threading
@@ -42,6 +43,40 @@ def install_stack_dumps() -> None:
     if not getattr(install_stack_dumps, "_at_fork", False):
         os.register_at_fork(after_in_child=install_stack_dumps)
         install_stack_dumps._at_fork = True
+
+
+def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float = 0.0002) -> None:
+    """Pause student code between bytecodes, at random, to expose races the GIL hides.
+
+    A tracer on every thread (and, through sitecustomize and fork, every process) slows only
+    frames whose code lives in the implementation folder: at each bytecode, with probability
+    `rate`, it sleeps `pause` s, which lets another thread run right there. The decisions come
+    from a per-thread random stream seeded by `seed`, the process id order aside.
+    """
+    prefix = os.path.abspath(impl) + os.sep
+    local = threading.local()
+    counter = iter(range(1, 1 << 30))
+
+    def rng() -> random.Random:
+        r = getattr(local, "rng", None)
+        if r is None:
+            r = local.rng = random.Random(seed * 7919 + next(counter))
+        return r
+
+    def opcode(frame, event, arg):
+        if event == "opcode" and rng().random() < rate:
+            time.sleep(pause)
+        return opcode
+
+    def call(frame, event, arg):
+        if frame.f_code.co_filename.startswith(prefix):
+            frame.f_trace_opcodes = True
+            return opcode
+        return None
+
+    threading.settrace(call)
+    sys.settrace(call)
+    os.environ["GRADER_PERTURB"] = f"{impl}{os.pathsep}{seed}"
 
 
 def make_subreaper() -> bool:
@@ -136,6 +171,8 @@ def main() -> None:
     if request.get("start_method"):
         multiprocessing.set_start_method(request["start_method"], force=True)
 
+    if request.get("perturb") is not None:
+        install_perturbation(impl, request["perturb"])
     module_name, func_name = request["scenario"].split(":")
     scenario = getattr(importlib.import_module(module_name), func_name)
     threads_before = set(threading.enumerate())

@@ -37,6 +37,8 @@ def pytest_addoption(parser):
     group.addoption("--impl", default="exercises",
                     help="folder of the implementation to grade (default: exercises)")
     group.addoption("--seed", type=int, default=None, help="replay the run with this seed")
+    group.addoption("--no-perturb", action="store_true",
+                    help="do not pause student code between bytecodes")
     group.addoption("--results", default="reports/results.json",
                     help="where to write the Gradescope results.json")
 
@@ -99,6 +101,7 @@ def exercise_of(item) -> str:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): what the test is worth (default 1)")
+    config.addinivalue_line("markers", "no_perturb: never pause student code in this test")
     grading = Grading(config)
     config.stash[GRADING] = grading
     if not getattr(config.option, "xmlpath", None):
@@ -146,6 +149,7 @@ def pytest_collection_modifyitems(config, items):
         g.tests[item.nodeid] = {
             "name": display_name(item), "exercise": exercise_of(item),
             "points": points_of(item), "status": "not run", "output": "",
+            "test": item.originalname, "nodeid": item.nodeid,
         }
 
 
@@ -155,7 +159,9 @@ def student(request) -> harness.Student:
     g = request.config.stash[GRADING]
     exercise = exercise_of(request.node)
     seed = zlib.crc32(f"{g.seed}:{request.node.nodeid}".encode())
-    s = harness.Student(exercise, g.impl, seed, g.probe(exercise))
+    perturb = not (request.config.getoption("no_perturb") or request.node.get_closest_marker(
+        "no_perturb"))
+    s = harness.Student(exercise, g.impl, seed, g.probe(exercise), perturb=perturb)
     s.require()
     return s
 
@@ -212,7 +218,8 @@ def results_json(g: Grading) -> dict:
         "output": f"Graded {g.impl.name}/ with seed {g.seed} (replay: --seed {g.seed}).",
         "tests": [
             {"name": t["name"], "score": t["points"] if t["status"] == "passed" else 0.0,
-             "max_score": t["points"], "status": t["status"], "output": t["output"]}
+             "max_score": t["points"], "status": t["status"], "output": t["output"],
+             "tags": [t["exercise"]], "extra_data": {"test": t["test"], "nodeid": t["nodeid"]}}
             for t in tests
         ],
         "extra_data": {"seed": g.seed, "impl": str(g.impl), "graders_sha256": g.fingerprint,

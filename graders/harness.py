@@ -146,8 +146,11 @@ def reap_orphans() -> None:
 
 
 def run(scenario, *args, impl: Path, start_method: str | None = None,
-        timeout: float | None = None, checks: dict | None = None) -> Outcome:
-    """Call `scenario(*args)` (a function in graders.scenarios) in a fresh grading child."""
+        timeout: float | None = None, checks: dict | None = None,
+        perturb: int | None = None) -> Outcome:
+    """Call `scenario(*args)` (a function in graders.scenarios) in a fresh grading child.
+
+    With `perturb` (a seed), student code is paused at random bytecodes (see _child)."""
     timeout = timeout or LIMITS["timeout"]
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         tmp = Path(tmp)
@@ -163,6 +166,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             "result_path": str(tmp / "result.json"),
             "checks": checks or {},
             "grace": LIMITS["leak_grace"],
+            "perturb": perturb,
         }
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(BOOT), str(KIT)])
@@ -237,8 +241,9 @@ def _section(title: str, text: str) -> str:
 class Student:
     """One exercise of the implementation under grading, as the tests see it."""
 
-    def __init__(self, exercise: str, impl: Path, seed: int, probe: dict):
+    def __init__(self, exercise: str, impl: Path, seed: int, probe: dict, perturb: bool = True):
         self.exercise = exercise
+        self.perturb = perturb
         self.impl = impl
         self.seed = seed
         self.probe = probe
@@ -263,10 +268,15 @@ class Student:
                  f"({', '.join(stubs)}). Implement them to earn these points.")
 
     def run(self, scenario, *args, start_method: str | None = None,
-            timeout: float | None = None, checks: dict | None = None, what: str = "your code"):
-        """Run a scenario in a grading child; return its value, or fail with feedback."""
+            timeout: float | None = None, checks: dict | None = None, what: str = "your code",
+            perturb: bool = False):
+        """Run a scenario in a grading child; return its value, or fail with feedback.
+
+        perturb=True pauses student code between random bytecodes (seeded by self.seed)
+        unless the run has --no-perturb."""
         out = run(scenario, *args, impl=self.impl, start_method=start_method,
-                  timeout=timeout, checks=checks)
+                  timeout=timeout and timeout * SCALE, checks=checks,
+                  perturb=self.seed if perturb and self.perturb else None)
         output = _section("your code printed", out.stdout) + _section("stderr", out.stderr)
         if out.status == "todo":
             fail(f"{what} is not implemented yet ({out.error})" + _section("raised at", out.where))

@@ -58,16 +58,15 @@ def _save(db: str, data: dict) -> None:
     """Replace the database with ``data`` atomically.
 
     The JSON is written to a temporary file in the same directory (``os.replace``
-    is only atomic within one file system), flushed to disk, then renamed over
-    the database. A reader sees either the old file or the new one, never a mix.
+    is only atomic within one file system), then renamed over the database. A
+    reader sees either the old file or the new one, never a mix. (An fsync before
+    the rename would also survive a power cut; concurrent readers don't need it.)
     """
     path = os.path.realpath(db)  # if db is a symlink, replace the file it points to
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tickets-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f)
-            f.flush()
-            os.fsync(f.fileno())
         os.chmod(tmp, os.stat(path).st_mode & 0o7777)  # mkstemp creates it 0600
         os.replace(tmp, path)
     except BaseException:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import multiprocessing
 import os
+import time
 import traceback
 
 
@@ -58,3 +60,47 @@ def probe(module: str) -> dict:
                 if _is_stub(f):
                     stubs.append(f.__qualname__)
     return {"state": "ok", "functions": functions, "stubs": stubs}
+
+
+def kill_children() -> list[int]:
+    """Kill and reap every process below this one, except multiprocessing's own helpers.
+
+    For a scenario that found the student's code stuck: it reports what it saw instead of
+    waiting for the harness timeout, and leaves nothing behind."""
+    import psutil
+
+    from graders._child import _helper_pids
+
+    helpers = _helper_pids()
+    procs = [p for p in psutil.Process().children(recursive=True) if p.pid not in helpers]
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=2)
+    multiprocessing.active_children()  # lets multiprocessing reap the ones it started
+    for p in procs:  # re-parented orphans come to us (subreaper): reap them too
+        try:
+            os.waitpid(p.pid, os.WNOHANG)
+        except (ChildProcessError, OSError):
+            pass
+    return [p.pid for p in procs]
+
+
+def wait_for_progress(done, progress, stall: float, limit: float) -> str:
+    """Wait until done() is true. Return "" then, "stalled" when progress() (a number) has
+    not grown for `stall` s since it first moved, or "limit" after `limit` s."""
+    start = last_move = time.monotonic()
+    seen = progress()
+    while not done():
+        now = time.monotonic()
+        current = progress()
+        if current != seen:
+            seen, last_move = current, now
+        if seen and now - last_move > stall:
+            return "stalled"
+        if now - start > limit:
+            return "limit"
+        time.sleep(0.01)
+    return ""

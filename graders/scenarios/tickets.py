@@ -11,8 +11,14 @@ import tempfile
 import threading
 import time
 
+from graders.scenarios import common
+
 BIG = "x" * 2_000_000  # an extra key that every write keeps: makes a torn write easy to see
 
+
+SCALE = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))
+STALL = 3.0 * SCALE  # seconds without a single buy finishing: the buyers are stuck
+LIMIT = 12.0 * SCALE  # seconds for a whole race, stuck or not
 
 # ------------------------------------------------------------------ latencies handed to buy()
 
@@ -132,8 +138,8 @@ BAD_DATABASES = {
 }
 
 
-def bad_database(kind: str) -> dict:
-    """buy() on a missing or corrupt database: must raise, change nothing, release the lock."""
+def _bad_buy(kind: str) -> dict:
+    """buy() on one missing or corrupt database: must raise, change nothing, free the lock."""
     import tickets
 
     folder = tempfile.mkdtemp(dir=".")
@@ -143,11 +149,15 @@ def bad_database(kind: str) -> dict:
         latency = raising_latency
     elif content is None:
         db = os.path.join(folder, "db.json")
-        latency = tickets.network_latency
+        latency = functools.partial(time.sleep, 0.001)
     else:
         db = _make_db(folder, content)
         latency = functools.partial(time.sleep, 0.001)
-    before = sorted(os.listdir(folder)), (open(db, "rb").read() if os.path.exists(db) else None)
+
+    def snapshot():
+        return sorted(os.listdir(folder)), (open(db, "rb").read() if os.path.exists(db) else None)
+
+    before = snapshot()
     lock = multiprocessing.Lock()
     box: dict = {}
 
@@ -160,8 +170,9 @@ def bad_database(kind: str) -> dict:
     t = threading.Thread(target=attempt, daemon=True)
     t.start()
     t.join(5)
-    after = sorted(os.listdir(folder)), (open(db, "rb").read() if os.path.exists(db) else None)
+    after = snapshot()
     return {
+        "kind": kind,
         "hung": t.is_alive(),
         "raised": box.get("raised"),
         "returned": box.get("returned"),
@@ -169,6 +180,11 @@ def bad_database(kind: str) -> dict:
         "files_after": after[0],
         "lock_free": (not t.is_alive()) and _lock_free(lock),
     }
+
+
+def bad_databases() -> list[dict]:
+    """Every kind of bad database, plus a latency() that raises, one after the other."""
+    return [_bad_buy(kind) for kind in [*BAD_DATABASES, "latency raises"]]
 
 
 def find_during_buy(seed: int) -> dict:
@@ -215,19 +231,6 @@ def _buyer(name: str, db: str, lock, barrier, latency, results: str) -> None:
         f.write(text)
 
 
-def _reap(processes, seconds: float) -> list[str]:
-    """Join every process within a shared deadline; kill and name the ones still stuck."""
-    deadline = time.monotonic() + seconds
-    stuck = []
-    for name, p in processes:
-        p.join(max(0.0, deadline - time.monotonic()))
-        if p.is_alive():
-            stuck.append(name)
-            p.kill()
-            p.join()
-    return stuck
-
-
 def buy_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
     """n buyer processes, started through a barrier, each calling buy() with one shared lock."""
     folder = tempfile.mkdtemp(dir=".")
@@ -244,7 +247,13 @@ def buy_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
     ]
     for _, p in processes:
         p.start()
-    stuck = _reap(processes, 10.0)
+    stall = common.wait_for_progress(
+        done=lambda: not any(p.is_alive() for _, p in processes),
+        progress=lambda: len(os.listdir(results)), stall=STALL, limit=LIMIT)
+    stuck = [name for name, p in processes if p.is_alive()] if stall else []
+    common.kill_children()
+    for _, p in processes:
+        p.join()
     answers = {}
     for name, _ in processes:
         path = os.path.join(results, name)
@@ -267,9 +276,31 @@ def sell_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
     db = _make_db(folder, {"ticket_num": n_tickets, "venue": "hall"})
     names = [f"buyer{i}" for i in range(n_buyers)]
     latency = functools.partial(rendezvous, calls, wait, seed)
-    result = tickets.sell(names, db, latency)
+    box: dict = {}
+
+    def call_sell():
+        try:
+            box["result"] = tickets.sell(names, db, latency)
+        except BaseException as e:  # noqa: BLE001 - handed back to the harness below
+            box["error"] = e
+
+    seller = threading.Thread(target=call_sell, daemon=True)
+    seller.start()
+    stall = common.wait_for_progress(
+        done=lambda: not seller.is_alive(),
+        progress=lambda: sum(n.startswith("call-") for n in os.listdir(calls)),
+        stall=STALL, limit=LIMIT)
+    if stall:
+        observed = _observed(calls)
+        killed = common.kill_children()
+        seller.join(5)
+        return {"stalled": stall, "killed": len(killed), **observed}
+    if "error" in box:
+        raise box["error"]
+    result = box["result"]
     after = _read(db) if os.path.exists(db) else None
     return {
+        "stalled": "",
         "type": type(result).__name__,
         "result": {str(k): repr(v) for k, v in result.items()}
         if isinstance(result, dict) else repr(result)[:300],

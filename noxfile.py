@@ -1,0 +1,72 @@
+"""Sessions of the grading kit.
+
+  nox -s grade                        grade exercises/ (what students run)
+  nox -s grade -- --impl solutions    grade any folder; everything after -- goes to pytest
+  nox -s tests                        the kit's own tests (what CI runs)
+  nox -s lint                         ruff
+  nox -s bench                        how fast the graders are and how reliably they judge
+
+Venvs are made with uv where it is installed, plain venv otherwise, and reused: a venv that
+already holds the kit's dependencies is not installed into again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["grade"]
+
+ROOT = Path(__file__).resolve().parent
+PROJECT = nox.project.load_toml(ROOT / "pyproject.toml")["project"]
+GRADE_DEPS = PROJECT["dependencies"]
+DEV_DEPS = GRADE_DEPS + PROJECT["optional-dependencies"]["dev"]
+
+
+def install(session: nox.Session, deps: list[str]) -> None:
+    """Install `deps` unless this venv already has exactly them (a reused venv)."""
+    stamp = Path(session.virtualenv.location) / ".kit-deps"
+    want = hashlib.sha256("\n".join(sorted(deps)).encode()).hexdigest()
+    if stamp.exists() and stamp.read_text() == want:
+        return
+    session.install(*deps)
+    stamp.write_text(want)
+
+
+def pytest_args(session: nox.Session) -> list[str]:
+    args = list(session.posargs)
+    if not any(a == "--impl" or a.startswith("--impl=") for a in args):
+        args = ["--impl", "exercises", *args]
+    return args
+
+
+@nox.session
+def grade(session: nox.Session) -> None:
+    """Grade exercises/ (or --impl PATH); reports go to reports/. Exits 0 only at full marks."""
+    install(session, GRADE_DEPS)
+    session.run("python", "-m", "pytest", "graders", *pytest_args(session))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The kit's own tests: solutions full marks, stubs 0, every broken variant caught."""
+    install(session, DEV_DEPS)
+    session.run("python", "-m", "pytest", "tests", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Ruff over the whole kit."""
+    install(session, ["ruff>=0.4"])
+    session.run("ruff", "check", ".", *session.posargs)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Wall time of grading, and how often each broken variant is caught (-- --repeat N --hog)."""
+    install(session, GRADE_DEPS)
+    session.run("python", "bench/bench.py", *session.posargs)

@@ -1,0 +1,94 @@
+"""Shared by the kit's tests and the bench/verify scripts: grade a folder, build mutant folders."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parent.parent
+SOLUTIONS = KIT / "solutions"
+EXERCISES = KIT / "exercises"
+MUTANTS = KIT / "tests" / "mutants"
+MODULES = sorted(p.stem[len("test_"):] for p in (KIT / "graders").glob("test_*.py"))
+
+
+@dataclass
+class Grade:
+    """One grading run: its exit code, results.json, junit.xml, output and wall time."""
+
+    exit_code: int
+    results: dict
+    junit: ET.Element | None
+    output: str
+    seconds: float
+
+    @property
+    def full_marks(self) -> bool:
+        return self.results.get("max_score", 0) > 0 and \
+            self.results.get("score") == self.results.get("max_score")
+
+    def failed(self) -> list[str]:
+        return [t["name"] for t in self.results.get("tests", []) if t["status"] == "failed"]
+
+    def score_of(self, module: str) -> tuple[float, float]:
+        tests = [t for t in self.results.get("tests", []) if t["name"].startswith(module + ":")]
+        return sum(t["score"] for t in tests), sum(t["max_score"] for t in tests)
+
+
+def grade(impl: Path, *pytest_args: str, modules: list[str] | None = None,
+          env: dict | None = None, timeout: float = 600) -> Grade:
+    """Run the graders on `impl` in a fresh pytest process, as `nox -s grade` does."""
+    with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
+        results, junit = Path(tmp) / "results.json", Path(tmp) / "junit.xml"
+        targets = [f"graders/test_{m}.py" for m in modules] if modules else ["graders"]
+        cmd = [sys.executable, "-m", "pytest", *targets, "--impl", str(impl),
+               "--results", str(results), f"--junitxml={junit}", "-q", "-p", "no:cacheprovider",
+               *pytest_args]
+        started = time.monotonic()
+        proc = subprocess.run(cmd, cwd=KIT, capture_output=True, text=True, timeout=timeout,
+                              stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+        seconds = time.monotonic() - started
+        data = json.loads(results.read_text()) if results.exists() else {}
+        tree = ET.parse(junit).getroot() if junit.exists() else None
+        return Grade(proc.returncode, data, tree, proc.stdout + proc.stderr, seconds)
+
+
+def mutants(module: str | None = None) -> list[Path]:
+    pattern = f"{module}/*.py" if module else "*/*.py"
+    return sorted(MUTANTS.glob(pattern))
+
+
+def mutant_info(path: Path) -> tuple[str, str, str]:
+    """(module, the rule it breaks, the grader test that must catch it) of a mutant file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    doc = (ast.get_docstring(tree) or "").strip().splitlines()[0]
+    caught_by = next(
+        node.value.value for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "CAUGHT_BY"
+    )
+    return path.parent.name, doc, caught_by
+
+
+def mutant_folder(path: Path, into: Path) -> Path:
+    """A folder holding the reference solutions with one module swapped for the mutant."""
+    folder = into / f"{path.parent.name}-{path.stem}"
+    shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(path, folder / f"{path.parent.name}.py")
+    return folder
+
+
+def caught(g: Grade, module: str, caught_by: str) -> bool:
+    """True when the mutant lost points in its module, on the test meant to catch it."""
+    score, max_score = g.score_of(module)
+    wanted = [t for t in g.results.get("tests", []) if t["name"].startswith(module + ":")
+              and t["status"] == "failed" and t["extra_data"]["test"] == caught_by]
+    return max_score > 0 and score < max_score and bool(wanted)

@@ -1,0 +1,111 @@
+"""The harness: missing and broken modules, hangs, reports, --impl forms and seeds."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import psutil
+
+from tests import kit
+
+FAST = {"GRADER_TIMEOUT_SCALE": "0.25"}  # shorter time limits for these deliberate hangs
+
+
+def folder_with(tmp_path: Path, **modules: str) -> Path:
+    """An implementation folder holding the given module sources."""
+    impl = tmp_path / "impl"
+    impl.mkdir(exist_ok=True)
+    for name, source in modules.items():
+        (impl / f"{name}.py").write_text(source)
+    return impl
+
+
+def solution(name: str) -> str:
+    return (kit.SOLUTIONS / f"{name}.py").read_text()
+
+
+def test_a_missing_module_scores_zero_and_the_rest_is_graded(tmp_path):
+    impl = folder_with(tmp_path, queues=solution("queues"))
+    g = kit.grade(impl, modules=["tickets", "queues"])
+    assert g.exit_code != 0
+    assert g.score_of("queues")[0] == g.score_of("queues")[1] > 0
+    assert g.score_of("tickets")[0] == 0
+    tickets = [t for t in g.results["tests"] if t["name"].startswith("tickets:")]
+    assert tickets and all("tickets.py is missing" in t["output"] for t in tickets)
+
+
+def test_a_syntax_error_is_reported_with_its_line(tmp_path):
+    impl = folder_with(tmp_path, tickets="def find(name, db):\n    return (\n")
+    g = kit.grade(impl, modules=["tickets"])
+    assert g.results["score"] == 0 and g.results["max_score"] > 0
+    first = g.results["tests"][0]["output"]
+    assert "importing tickets.py failed: SyntaxError" in first and "line" in first
+
+
+def test_an_endless_loop_at_import_times_out_cleanly(tmp_path):
+    impl = folder_with(tmp_path, tickets="while True:\n    pass\n")
+    g = kit.grade(impl, modules=["tickets"], env=FAST)
+    assert g.results["score"] == 0
+    assert all("did not finish" in t["output"] for t in g.results["tests"])
+
+
+HANGING_FIND = '''
+import multiprocessing, os, time
+
+def _looker(folder):
+    open(os.path.join(folder, str(os.getpid())), "w").close()
+    time.sleep(3600)
+
+def find(name, db):
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pids")
+    os.makedirs(folder, exist_ok=True)
+    ps = [multiprocessing.Process(target=_looker, args=(folder,)) for _ in range(3)]
+    for p in ps:
+        p.start()
+    for p in ps:
+        p.join()
+'''
+
+
+def test_a_hang_times_out_shows_stacks_and_leaves_nothing_running(tmp_path):
+    impl = folder_with(tmp_path, tickets=solution("tickets").replace("def find(", "def _find(")
+                       + HANGING_FIND)
+    g = kit.grade(impl, "-k", "test_find_and_buy", modules=["tickets"],
+                  env={"GRADER_TIMEOUT_SCALE": "0.1"})
+    [test] = g.results["tests"]
+    assert test["status"] == "failed"
+    assert "timed out after" in test["output"]
+    assert "where each thread was stuck" in test["output"]
+    assert "in _looker" in test["output"] and "in find" in test["output"]
+    pids = [int(p.name) for p in (impl / "pids").iterdir()]
+    assert len(pids) == 3
+    assert not [p for p in pids if psutil.pid_exists(p)
+                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+
+
+def test_a_submission_root_holding_exercises_is_accepted(tmp_path):
+    root = tmp_path / "student"
+    (root / "exercises").mkdir(parents=True)
+    shutil.copy(kit.SOLUTIONS / "queues.py", root / "exercises" / "queues.py")
+    g = kit.grade(root, modules=["queues"])
+    assert g.exit_code == 0 and g.full_marks
+    assert g.results["extra_data"]["impl"] == str(root / "exercises")
+
+
+def test_seed_is_reported_and_step_summary_written(tmp_path):
+    summary = tmp_path / "summary.md"
+    g = kit.grade(kit.SOLUTIONS, "--seed", "1234", modules=["queues"],
+                  env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert g.results["extra_data"]["seed"] == 1234
+    assert "--seed 1234" in g.output
+    text = summary.read_text()
+    assert text.startswith("## Grade:") and "| queues |" in text
+
+
+def test_no_grading_child_is_left_behind():
+    mine = [p for p in psutil.process_iter(["cmdline"])
+            if "from graders._child import main; main()" in " ".join(p.info["cmdline"] or [])
+            and p.pid != os.getpid()]
+    assert mine == []
