@@ -5,6 +5,7 @@
   nox -s tests                        the kit's own tests (what CI runs)
   nox -s lint                         ruff
   nox -s bench                        how fast the graders are and how reliably they judge
+  nox -s verify                       every broken variant caught, solutions full marks, N times
 
 Venvs are made with uv where it is installed, plain venv otherwise, and reused: a venv that
 already holds the kit's dependencies is not installed into again.
@@ -70,3 +71,15 @@ def bench(session: nox.Session) -> None:
     """Wall time of grading, and how often each broken variant is caught (-- --repeat N --hog)."""
     install(session, GRADE_DEPS)
     session.run("python", "bench/bench.py", *session.posargs)
+
+
+@nox.session
+def verify(session: nox.Session) -> None:
+    """Prove the graders: solutions full marks, stubs 0, every broken variant caught, N times.
+
+    nox -s verify -- --repeat 10    (default 3; --jobs J grades J folders at once)"""
+    install(session, GRADE_DEPS)
+    args = list(session.posargs)
+    if not any(a.startswith("--repeat") for a in args):
+        args += ["--repeat", "3"]
+    session.run("python", "bench/bench.py", "--check", *args)

@@ -54,13 +54,31 @@ def resolve_impl(path: str) -> Path:
     return folder
 
 
-def fingerprint() -> str:
+def grader_files() -> dict[Path, bytes]:
+    return {p: p.read_bytes() for p in sorted(GRADERS.rglob("*.py"))}
+
+
+def fingerprint(files: dict[Path, bytes]) -> str:
     """SHA-256 over the grader files, so a modified grader shows in every report."""
     digest = hashlib.sha256()
-    for path in sorted(GRADERS.rglob("*.py")):
+    for path, data in files.items():
         digest.update(path.relative_to(GRADERS).as_posix().encode())
-        digest.update(path.read_bytes())
+        digest.update(data)
     return digest.hexdigest()
+
+
+def restore_graders(snapshot: dict[Path, bytes]) -> list[str]:
+    """Put the grader files back as they were at the start; name the ones that were not."""
+    changed = []
+    for path in set(GRADERS.rglob("*.py")) | set(snapshot):
+        now = path.read_bytes() if path.exists() else None
+        if now != snapshot.get(path):
+            changed.append(path.relative_to(GRADERS.parent).as_posix())
+            if path in snapshot:
+                path.write_bytes(snapshot[path])
+            else:
+                path.unlink()
+    return sorted(changed)
 
 
 class Grading:
@@ -73,7 +91,8 @@ class Grading:
         here = Path(config.invocation_params.dir)
         self.results_path = here / config.getoption("results")
         self.started = time.time()
-        self.fingerprint = fingerprint()
+        self.snapshot = grader_files()
+        self.fingerprint = fingerprint(self.snapshot)
         self.probes: dict[str, dict] = {}
         self.tests: dict[str, dict] = {}  # nodeid -> name, exercise, points, status, output
 
@@ -164,6 +183,16 @@ def student(request) -> harness.Student:
     s = harness.Student(exercise, g.impl, seed, g.probe(exercise), perturb=perturb)
     s.require()
     return s
+
+
+@pytest.fixture(autouse=True)
+def graders_untouched(request):
+    """After every test: the grader files are as they were at the start, or put back."""
+    yield
+    changed = restore_graders(request.config.stash[GRADING].snapshot)
+    if changed:
+        harness.fail(f"your code changed the grader files {changed} while it ran: they were "
+                     f"put back, and this test gets no points.")
 
 
 def pytest_runtest_logreport(report):

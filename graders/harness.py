@@ -33,7 +33,11 @@ LIMITS = {
     "import_timeout": 10.0 * SCALE,  # seconds to import a student module
     "leak_grace": 1.0 * SCALE,  # seconds student threads/processes get to end after a call
     "output_chars": 4000,  # how much of a child's stdout/stderr a failure shows
+    "processes": 300,  # processes student code may have at once (a fork bomb is stopped)
+    "memory_mb": 2048,  # resident memory of all its processes together; also each one's
+    # address space limit on POSIX (RLIMIT_AS), so a runaway allocation fails fast
 }
+WATCH_EVERY = 0.05  # seconds between two looks at the process tree while student code runs
 
 
 @dataclass
@@ -88,6 +92,7 @@ def _dump_stacks(procs: list[psutil.Process], folder: Path) -> str:
         except psutil.Error:
             pass
     time.sleep(0.3)
+    worker = next((p.pid for p in procs[1:] if _ppid(p) == procs[0].pid), None)
     groups: dict[str, list[int]] = {}
     for p in procs:
         text = _read(folder / f"{p.pid}.txt", 3000).strip()
@@ -96,7 +101,7 @@ def _dump_stacks(procs: list[psutil.Process], folder: Path) -> str:
             groups.setdefault(key, []).append(p.pid)
     parts = []
     for text, pids in groups.items():
-        if procs and pids[0] == procs[0].pid:
+        if pids[0] == worker:
             who = "the grading child, which called your code"
         elif len(pids) == 1:
             who = f"process {pids[0]}, started by your code"
@@ -106,30 +111,79 @@ def _dump_stacks(procs: list[psutil.Process], folder: Path) -> str:
     return "\n".join(parts)
 
 
-def kill_tree(proc: subprocess.Popen, descendants: list[psutil.Process]) -> None:
-    """SIGTERM (coverage can save its data), a short wait, then SIGKILL, for the grading
-    child, its process group and every descendant found; then reap them."""
-    posix = os.name == "posix"
-    for sig in (signal.SIGTERM, getattr(signal, "SIGKILL", signal.SIGTERM)):
-        if posix:
-            try:
-                os.killpg(proc.pid, sig)  # the child's session: everything that did not setsid
-            except OSError:
-                pass
-        elif proc.poll() is None:
-            proc.kill()
-        for p in descendants:
-            try:
-                p.send_signal(sig)
-            except psutil.Error:
-                pass
-        _gone, descendants = psutil.wait_procs(descendants, timeout=0.5)
+def _ppid(p: psutil.Process) -> int | None:
+    try:
+        return p.ppid()
+    except psutil.Error:
+        return None
+
+
+def _over_limits(pid: int) -> str:
+    """What limit the tree under `pid` breaks right now, if any."""
+    tree = _tree(pid)
+    if len(tree) > LIMITS["processes"]:
+        return (f"your code started more than {LIMITS['processes']} processes at once "
+                f"(a fork bomb?), so all of them were killed")
+    rss = 0
+    for p in tree:
         try:
-            proc.wait(timeout=0 if descendants else 0.5)
+            rss += p.memory_info().rss
+        except psutil.Error:
+            pass
+    if rss > LIMITS["memory_mb"] * 1024 * 1024:
+        return (f"your code used more than {LIMITS['memory_mb']} MB of memory "
+                f"({rss // 2**20} MB), so it was killed")
+    return ""
+
+
+def _signal_all(proc: subprocess.Popen, procs: list[psutil.Process], sig: int) -> None:
+    if os.name == "posix":
+        try:
+            os.killpg(proc.pid, sig)  # the child's session: all that did not setsid away
+        except OSError:
+            pass
+    elif proc.poll() is None:
+        proc.kill()
+    for p in procs:
+        try:
+            p.send_signal(sig)
+        except psutil.Error:
+            pass
+
+
+def _session_empty(proc: subprocess.Popen) -> bool:
+    if proc.poll() is None:
+        return False
+    if os.name != "posix":
+        return True
+    try:
+        os.killpg(proc.pid, 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return True
+    return False
+
+
+def kill_tree(proc: subprocess.Popen, descendants: list[psutil.Process]) -> None:
+    """End the grading child, its session and every descendant found, then reap them.
+
+    SIGTERM first, with up to 0.5 s to go (coverage saves its data then), then SIGKILL again
+    and again until the session is empty: a fork bomb cannot outrun it."""
+    _signal_all(proc, descendants, signal.SIGTERM)
+    _gone, alive = psutil.wait_procs(descendants, timeout=0.5 if descendants else 0)
+    if proc.poll() is None:
+        try:
+            proc.wait(timeout=0.5)
         except subprocess.TimeoutExpired:
-            continue
-        if not descendants:
+            pass
+    kill = getattr(signal, "SIGKILL", signal.SIGTERM)
+    for _ in range(200):
+        _signal_all(proc, alive, kill)
+        reap_orphans()
+        if _session_empty(proc):
             break
+        time.sleep(0.01)
     proc.wait()
     reap_orphans()
 
@@ -167,6 +221,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             "checks": checks or {},
             "grace": LIMITS["leak_grace"],
             "perturb": perturb,
+            "limits": LIMITS,
         }
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(BOOT), str(KIT)])
@@ -182,17 +237,23 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                 creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP,
             )
             started = time.monotonic()
-            timed_out, dumped = False, ""
+            timed_out, dumped, broke = False, "", ""
             try:
                 try:
                     proc.stdin.write((json.dumps(request) + "\n").encode())
                     proc.stdin.close()
                 except OSError:
                     pass
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                dumped = _dump_stacks(_tree(proc.pid), stacks)
+                deadline = started + timeout
+                while proc.poll() is None and not broke:
+                    if time.monotonic() > deadline:
+                        timed_out = True
+                        dumped = _dump_stacks(_tree(proc.pid), stacks)
+                        break
+                    try:
+                        proc.wait(timeout=WATCH_EVERY)
+                    except subprocess.TimeoutExpired:
+                        broke = _over_limits(proc.pid)
             finally:  # also when pytest-timeout or Ctrl-C interrupts the wait
                 kill_tree(proc, _tree(proc.pid)[1:])
         outcome = Outcome(
@@ -204,6 +265,9 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         )
         if timed_out:
             outcome.error = f"timed out after {timeout:g} s"
+            return outcome
+        if broke:
+            outcome.status, outcome.error = "limit", broke
             return outcome
         try:
             answer = json.loads((tmp / "result.json").read_text())
@@ -286,6 +350,8 @@ class Student:
             fail(f"{what} {out.error}: it never returned "
                  f"(a deadlock, a join on a process that cannot end, or an endless loop)."
                  + _section("where each thread was stuck", out.stacks or out.stderr))
+        if out.status == "limit":
+            fail(f"{what}: {out.error}." + output)
         if out.status != "ok":
             fail(f"{what}: {out.error}; student code must not exit or kill the process "
                  f"that calls it." + output)

@@ -1,0 +1,98 @@
+"""How fast the graders are, and how reliably they judge.
+
+    python bench/bench.py [--repeat R] [--hog] [--jobs J] [--only MODULE] [--check]
+
+Grades solutions/ and the stubs (exercises/) R times each, and every broken variant in
+tests/mutants/ R times (its own module only, the rest of its folder being the reference).
+Prints one row per implementation: runs, how many gave full marks (solutions), 0 points
+(stubs) or were caught (variants), and the median wall time of one grading. --hog keeps
+every core busy with a spinning process meanwhile; --jobs grades J folders at once.
+With --check (what `nox -s verify` runs) the exit status is 1 on any false failure or escape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests import kit  # noqa: E402
+
+
+def spin() -> None:
+    while True:
+        pass
+
+
+def judge(kind: str, path: Path, tmp: Path) -> tuple[bool, float, str]:
+    """Grade one implementation once; (verdict right?, seconds, what went wrong)."""
+    if kind == "solutions":
+        g = kit.grade(kit.SOLUTIONS)
+        return g.full_marks and g.exit_code == 0, g.seconds, "; ".join(g.failed())
+    if kind == "stubs":
+        g = kit.grade(kit.EXERCISES)
+        return g.results.get("score") == 0 and g.exit_code != 0, g.seconds, ""
+    module, _rule, caught_by = kit.mutant_info(path)
+    with tempfile.TemporaryDirectory(dir=tmp) as here:
+        g = kit.grade(kit.mutant_folder(path, Path(here)), modules=[module])
+    return kit.caught(g, module, caught_by), g.seconds, f"not caught by {caught_by}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=10)
+    ap.add_argument("--hog", action="store_true", help="keep every core busy meanwhile")
+    ap.add_argument("--jobs", type=int, default=1, help="gradings run at once")
+    ap.add_argument("--only", help="only this module's variants (and no solutions/stubs rows)")
+    ap.add_argument("--check", action="store_true", help="exit 1 on a false failure or escape")
+    args = ap.parse_args(argv)
+
+    rows: list[tuple[str, str, Path | None]] = []
+    if not args.only:
+        rows += [("solutions", "solutions", None), ("stubs", "stubs", None)]
+    rows += [("variant", f"{p.parent.name}/{p.stem}", p) for p in kit.mutants(args.only)]
+
+    hogs = []
+    if args.hog:
+        hogs = [multiprocessing.Process(target=spin, daemon=True) for _ in range(os.cpu_count())]
+        for h in hogs:
+            h.start()
+    started = time.monotonic()
+    jobs = [(kind, name, path) for kind, name, path in rows for _ in range(args.repeat)]
+    try:
+        with tempfile.TemporaryDirectory(prefix="bench-") as tmp, \
+                ThreadPoolExecutor(args.jobs) as pool:
+            verdicts = list(pool.map(lambda j: judge(j[0], j[2], Path(tmp)), jobs))
+    finally:
+        for h in hogs:
+            h.kill()
+    total = time.monotonic() - started
+
+    bad = 0
+    print(f"\n{'implementation':<52} {'runs':>4} {'right':>6} {'median s':>9}")
+    for i, (kind, name, _path) in enumerate(rows):
+        mine = verdicts[i * args.repeat:(i + 1) * args.repeat]
+        right = sum(ok for ok, _, _ in mine)
+        bad += args.repeat - right
+        label = {"solutions": "full marks", "stubs": "0 points"}.get(kind, "caught")
+        median = statistics.median(s for _, s, _ in mine)
+        print(f"{name:<52} {args.repeat:>4} {right:>6} {median:>9.2f}  {label}")
+        for ok, _, why in mine:
+            if not ok and why:
+                print(f"    wrong verdict: {why}")
+                break
+    print(f"\n{len(jobs)} gradings in {total:.1f} s (jobs={args.jobs}, hog={args.hog}); "
+          f"wrong verdicts: {bad}")
+    return 1 if args.check and bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
