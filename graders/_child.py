@@ -18,6 +18,7 @@ The verdict is made by the grading process from that data, never here.
 
 from __future__ import annotations
 
+import builtins
 import faulthandler
 import importlib
 import json
@@ -185,8 +186,8 @@ def set_limits(limits: dict) -> None:
         import resource
     except ImportError:
         return
-    memory = int(limits.get("memory_mb", 0)) * 1024 * 1024
-    if memory:
+    memory = 4 * int(limits.get("memory_mb", 0)) * 1024 * 1024  # address space, not RSS:
+    if memory:  # threads reserve stacks and malloc arenas, so give it room
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     if hasattr(resource, "RLIMIT_NPROC") and hasattr(os, "geteuid") and os.geteuid() != 0:
         import psutil
@@ -206,8 +207,14 @@ def _write_result(path: str, result: dict) -> None:
     _os_replace(path + ".tmp", path)
 
 
-# Taken before any student code is imported, so monkeypatching json or os cannot reach them.
+# Taken before any student code is imported, so monkeypatching json, os or builtins cannot
+# reach what reports the result.
 _dumps, _os_open, _os_write, _os_replace = json.dumps, os.open, os.write, os.replace
+_BUILTINS = dict(vars(builtins))
+
+
+def _restore_builtins() -> None:
+    vars(builtins).update(_BUILTINS)
 
 
 def main() -> None:
@@ -243,6 +250,7 @@ def main() -> None:
         result.update(status="error", error=f"{type(e).__name__}: {e}",
                       where=_student_frames(e.__traceback__, impl))
     result["seconds"] = time.perf_counter() - started
+    _restore_builtins()
     if result["status"] == "ok":
         result["leaks"] = find_leaks(threads_before, request.get("checks", {}),
                                      request.get("grace", 1.0))

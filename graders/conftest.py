@@ -17,6 +17,7 @@ import multiprocessing
 import os
 import random
 import sys
+import tempfile
 import time
 import zlib
 from pathlib import Path
@@ -54,31 +55,13 @@ def resolve_impl(path: str) -> Path:
     return folder
 
 
-def grader_files() -> dict[Path, bytes]:
-    return {p: p.read_bytes() for p in sorted(GRADERS.rglob("*.py"))}
-
-
-def fingerprint(files: dict[Path, bytes]) -> str:
+def fingerprint() -> str:
     """SHA-256 over the grader files, so a modified grader shows in every report."""
     digest = hashlib.sha256()
-    for path, data in files.items():
+    for path in sorted(GRADERS.rglob("*.py")):
         digest.update(path.relative_to(GRADERS).as_posix().encode())
-        digest.update(data)
+        digest.update(path.read_bytes())
     return digest.hexdigest()
-
-
-def restore_graders(snapshot: dict[Path, bytes]) -> list[str]:
-    """Put the grader files back as they were at the start; name the ones that were not."""
-    changed = []
-    for path in set(GRADERS.rglob("*.py")) | set(snapshot):
-        now = path.read_bytes() if path.exists() else None
-        if now != snapshot.get(path):
-            changed.append(path.relative_to(GRADERS.parent).as_posix())
-            if path in snapshot:
-                path.write_bytes(snapshot[path])
-            else:
-                path.unlink()
-    return sorted(changed)
 
 
 class Grading:
@@ -91,8 +74,9 @@ class Grading:
         here = Path(config.invocation_params.dir)
         self.results_path = here / config.getoption("results")
         self.started = time.time()
-        self.snapshot = grader_files()
-        self.fingerprint = fingerprint(self.snapshot)
+        self.fingerprint = fingerprint()
+        self.workdir = tempfile.TemporaryDirectory(prefix="grading-")
+        self.graders_copy = harness.use_copy_of_graders(Path(self.workdir.name))
         self.probes: dict[str, dict] = {}
         self.tests: dict[str, dict] = {}  # nodeid -> name, exercise, points, status, output
 
@@ -189,7 +173,7 @@ def student(request) -> harness.Student:
 def graders_untouched(request):
     """After every test: the grader files are as they were at the start, or put back."""
     yield
-    changed = restore_graders(request.config.stash[GRADING].snapshot)
+    changed = harness.restore(request.config.stash[GRADING].graders_copy)
     if changed:
         harness.fail(f"your code changed the grader files {changed} while it ran: they were "
                      f"put back, and this test gets no points.")
@@ -261,7 +245,8 @@ def markdown_summary(result: dict, table: dict) -> str:
     lines = [f"## Grade: {result['score']:g} / {result['max_score']:g}", "",
              "| exercise | passed | points |", "|---|---|---|"]
     for name, row in sorted(table.items()):
-        lines.append(f"| {name} | {row['passed']}/{row['total']} | {row['score']:g}/{row['max']:g} |")
+        points = f"{row['score']:g}/{row['max']:g}"
+        lines.append(f"| {name} | {row['passed']}/{row['total']} | {points} |")
     failed = [t for t in result["tests"] if t["status"] == "failed"]
     if failed:
         lines += ["", "### What to fix", ""]
@@ -275,6 +260,7 @@ def pytest_sessionfinish(session, exitstatus):
     if g is None:
         return
     harness.reap_orphans()
+    g.workdir.cleanup()
     result = results_json(g)
     g.results_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = g.results_path.with_suffix(".tmp")

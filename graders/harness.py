@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from pathlib import Path
 import psutil
 
 KIT = Path(__file__).resolve().parent.parent
-BOOT = Path(__file__).resolve().parent / "_boot"
+CHILD_ROOT = KIT  # where grading children import `graders` from; see use_copy_of_graders()
 SCALE = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))
 
 LIMITS = {
@@ -33,9 +34,11 @@ LIMITS = {
     "import_timeout": 10.0 * SCALE,  # seconds to import a student module
     "leak_grace": 1.0 * SCALE,  # seconds student threads/processes get to end after a call
     "output_chars": 4000,  # how much of a child's stdout/stderr a failure shows
-    "processes": 300,  # processes student code may have at once (a fork bomb is stopped)
-    "memory_mb": 2048,  # resident memory of all its processes together; also each one's
-    # address space limit on POSIX (RLIMIT_AS), so a runaway allocation fails fast
+    # processes student code may have at once (a fork bomb is stopped there)
+    "processes": int(os.environ.get("GRADER_MAX_PROCESSES", "300")),
+    # resident memory of all its processes together; 4x that is each one's address space
+    # limit on POSIX (RLIMIT_AS), so a runaway allocation fails fast
+    "memory_mb": int(os.environ.get("GRADER_MEMORY_MB", "2048")),
 }
 WATCH_EVERY = 0.05  # seconds between two looks at the process tree while student code runs
 
@@ -53,6 +56,33 @@ class Outcome:
     stderr: str = ""
     stacks: str = ""
     seconds: float = 0.0
+
+
+def use_copy_of_graders(folder: Path) -> dict[Path, bytes]:
+    """Grading children import the graders from a private copy in `folder`, so student code
+    that rewrites a grader file can only touch that copy (which is checked and put back
+    after every test). Returns the copy's files and contents."""
+    global CHILD_ROOT
+    shutil.copytree(KIT / "graders", folder / "graders",
+                    ignore=shutil.ignore_patterns("__pycache__", "test_*.py", "conftest.py"))
+    CHILD_ROOT = folder
+    return {p: p.read_bytes() for p in sorted((folder / "graders").rglob("*.py"))}
+
+
+def restore(files: dict[Path, bytes]) -> list[str]:
+    """Put files back as they were; name the ones that had changed (or appeared)."""
+    folder = CHILD_ROOT / "graders"
+    changed = []
+    for path in sorted(set(folder.rglob("*.py")) | set(files)):
+        now = path.read_bytes() if path.exists() else None
+        if now != files.get(path):
+            changed.append(path.relative_to(CHILD_ROOT).as_posix())
+            if path in files:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(files[path])
+            else:
+                path.unlink()
+    return changed
 
 
 def make_subreaper() -> bool:
@@ -224,7 +254,8 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             "limits": LIMITS,
         }
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(BOOT), str(KIT)])
+        env["PYTHONPATH"] = os.pathsep.join([str(CHILD_ROOT / "graders" / "_boot"),
+                                             str(CHILD_ROOT)])
         env["GRADER_STACKS"] = str(stacks)
         env["PYTHONFAULTHANDLER"] = "1"
         env.pop("PYTHONSTARTUP", None)

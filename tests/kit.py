@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,7 @@ class Grade:
     junit: ET.Element | None
     output: str
     seconds: float
+    run_id: str = ""
 
     @property
     def full_marks(self) -> bool:
@@ -54,12 +56,28 @@ def grade(impl: Path, *pytest_args: str, modules: list[str] | None = None,
                "--results", str(results), f"--junitxml={junit}", "-q", "-p", "no:cacheprovider",
                *pytest_args]
         started = time.monotonic()
+        run_id = uuid.uuid4().hex
         proc = subprocess.run(cmd, cwd=KIT, capture_output=True, text=True, timeout=timeout,
-                              stdin=subprocess.DEVNULL, env={**os.environ, **(env or {})})
+                              stdin=subprocess.DEVNULL,
+                              env={**os.environ, **(env or {}), "KIT_GRADE_ID": run_id})
         seconds = time.monotonic() - started
         data = json.loads(results.read_text()) if results.exists() else {}
         tree = ET.parse(junit).getroot() if junit.exists() else None
-        return Grade(proc.returncode, data, tree, proc.stdout + proc.stderr, seconds)
+        return Grade(proc.returncode, data, tree, proc.stdout + proc.stderr, seconds, run_id)
+
+
+def leftovers(g: Grade) -> list[str]:
+    """Processes of that grading run still alive (they inherit its KIT_GRADE_ID)."""
+    import psutil
+
+    found = []
+    for p in psutil.process_iter(["pid", "cmdline", "status"]):
+        try:
+            if p.environ().get("KIT_GRADE_ID") == g.run_id:
+                found.append(f"{p.pid} {p.info['status']} {' '.join(p.info['cmdline'] or [])}")
+        except (psutil.Error, OSError):
+            pass
+    return found
 
 
 def mutants(module: str | None = None) -> list[Path]:

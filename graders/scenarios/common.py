@@ -29,13 +29,33 @@ def _is_stub(func) -> bool:
     return isinstance(name, ast.Name) and name.id == "NotImplementedError"
 
 
+def _watched() -> dict:
+    """Builtins and standard-library functions that student code must not replace."""
+    import builtins
+    import json
+    import threading
+
+    found = {f"builtins.{k}": v for k, v in vars(builtins).items() if not k.startswith("_")}
+    for mod in (time, os, json, multiprocessing, threading):
+        for k, v in vars(mod).items():
+            if not k.startswith("_") and callable(v):
+                found[f"{mod.__name__}.{k}"] = v
+    return found
+
+
 def probe(module: str) -> dict:
     """Import the student module; report whether it exists and which functions are stubs."""
     impl = os.path.abspath(os.sys.path[0])
     if not os.path.exists(os.path.join(impl, module + ".py")):
         return {"state": "missing"}
+    watched = _watched()
     try:
         mod = importlib.import_module(module)
+        patched = [name for name, obj in _watched().items() if watched.get(name) is not obj]
+        if patched:
+            return {"state": "broken", "where": "",
+                    "error": f"it replaces {', '.join(sorted(patched))} at import: a module "
+                             f"must not patch Python's builtins or standard library"}
     except BaseException as e:  # noqa: BLE001 - any failure at import is the finding
         tb = traceback.extract_tb(e.__traceback__)
         mine = [f for f in tb if os.path.abspath(f.filename).startswith(impl)]
@@ -104,3 +124,21 @@ def wait_for_progress(done, progress, stall: float, limit: float) -> str:
             return "limit"
         time.sleep(0.01)
     return ""
+
+
+_PLAIN = (bool, int, float, str, type(None))
+
+
+def plain(value, depth: int = 0):
+    """`value` if it is built only of plain JSON types, checked by exact type, so an object
+    that lies about equality or its repr cannot pass for one; otherwise a description of it.
+    Scenarios hand student return values back through this, never as they are."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    if kind in (list, tuple) and depth < 6:
+        return [plain(v, depth + 1) for v in value]
+    if kind is dict and depth < 6:
+        return {(k if type(k) is str else repr(plain(k, depth + 1))): plain(v, depth + 1)
+                for k, v in value.items()}
+    return f"<a {kind.__module__}.{kind.__qualname__} object>"

@@ -117,11 +117,12 @@ def basics(seed: int) -> dict:
     db = _make_db(folder, {"ticket_num": 2, "event": "concert", "seats": [1, 2, 3]})
     lock = multiprocessing.Lock()
     latency = functools.partial(rendezvous, calls, 0.0, seed, lock)
-    out = {"find": repr(tickets.find("ann", db))}
-    out["buys"] = [repr(tickets.buy(name, db, lock, latency)) for name in ("ann", "bob", "cy")]
+    out = {"find": common.plain(tickets.find("ann", db))}
+    out["buys"] = [common.plain(tickets.buy(name, db, lock, latency))
+                   for name in ("ann", "bob", "cy")]
     out["after"] = _read(db)
     out["lock_free"] = _lock_free(lock)
-    out["find_after"] = repr(tickets.find("dan", db))
+    out["find_after"] = common.plain(tickets.find("dan", db))
     out.update(_observed(calls))
     return out
 
@@ -163,7 +164,7 @@ def _bad_buy(kind: str) -> dict:
 
     def attempt():
         try:
-            box["returned"] = repr(tickets.buy("ann", db, lock, latency))
+            box["returned"] = repr(common.plain(tickets.buy("ann", db, lock, latency)))
         except Exception as e:  # noqa: BLE001 - raising is what the contract asks for
             box["raised"] = type(e).__name__
 
@@ -214,7 +215,7 @@ def find_during_buy(seed: int) -> dict:
     buyer.join(5)
     finder.join(5)
     return {"reached_latency": got_inside, "find_blocked": blocked,
-            "found": repr(box.get("found"))}
+            "found": common.plain(box.get("found"))}
 
 
 def _buyer(name: str, db: str, lock, barrier, latency, results: str) -> None:
@@ -224,7 +225,8 @@ def _buyer(name: str, db: str, lock, barrier, latency, results: str) -> None:
     barrier.wait()
     try:
         got = tickets.buy(name, db, lock, latency)
-        text = "True" if got is True else "False" if got is False else f"returned {got!r}"
+        text = "True" if got is True else "False" if got is False else \
+            f"returned {common.plain(got)!r}"
     except BaseException as e:  # noqa: BLE001 - reported to the student
         text = f"raised {type(e).__name__}: {e}"
     with open(os.path.join(results, name), "w") as f:
@@ -302,8 +304,7 @@ def sell_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
     return {
         "stalled": "",
         "type": type(result).__name__,
-        "result": {str(k): repr(v) for k, v in result.items()}
-        if isinstance(result, dict) else repr(result)[:300],
+        "result": common.plain(result) if type(result) is dict else str(common.plain(result)),
         "after": after,
         **_observed(calls),
     }

@@ -1,4 +1,4 @@
-"""MUTANT: buy() rewrites the file in place (open 'w' + json.dump), so a concurrent find() sees it half-written.
+"""MUTANT: buy() rewrites the file in place, so a concurrent find() sees it half-written.
 
 The ticket office: a mutex lock between processes (course notes, section 3: 互斥锁).
 

@@ -1,4 +1,4 @@
-"""MUTANT: The course notes' run(): buyers use a module-global mutex, which spawn and forkserver children do not share.
+"""MUTANT: the course notes' run() uses a module-global mutex, unshared under spawn.
 
 The ticket office: a mutex lock between processes (course notes, section 3: 互斥锁).
 
