@@ -1,0 +1,819 @@
+"""Scenarios for echo_server.py: a threaded TCP echo server and its client (section 12).
+
+Every socket lives on 127.0.0.1. The student's talk() and serve() run in threads of the
+grading child; a thread stuck in student code cannot be killed, so the scenarios give up on
+it after a deadline, report what they saw (did it return? how much CPU did it burn?) and
+leave the harness to kill the child.
+"""
+
+from __future__ import annotations
+
+import random
+import selectors
+import socket
+import string
+import struct
+import sys
+import threading
+import time
+import traceback
+
+import psutil
+
+SUFFIX = b"jack, my_lover"  # the contract's SUFFIX: the grader does not trust the student's
+CPU_WINDOW = 0.2  # seconds over which a thread's CPU use and recv() calls are measured
+LONG_LINE = 1_000_000  # bytes without a newline: far beyond the 64 KiB limit
+
+# What talk() is sent, piece by piece (each piece is one send, and the grader waits until
+# talk() has received it before sending the next), and the lines it must answer.
+PIECES = [b"hello\n", b"spl", b"it li", b"ne\n", b"a\nb\nc\n", b"x\ny", b"z\n",
+          b"L" * 5000 + b"\n", "你好, 世界\n".encode()]
+LINES = [
+    (b"hello", "a whole line in one send"),
+    (b"split line", 'one line sent in three pieces "spl", "it li", "ne\\n"'),
+    (b"a", 'three lines "a\\nb\\nc\\n" in one send'),
+    (b"b", 'three lines "a\\nb\\nc\\n" in one send'),
+    (b"c", 'three lines "a\\nb\\nc\\n" in one send'),
+    (b"x", 'a send "x\\ny" (a line and the start of the next)'),
+    (b"yz", 'the line "yz" sent as "y" at the end of one send and "z\\n" in the next'),
+    (b"L" * 5000, "a 5000-byte line in one send"),
+    ("你好, 世界".encode(), "a UTF-8 line"),
+]
+TAIL = b"tail without newline"
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def _cpu(thread: threading.Thread) -> float | None:
+    """CPU seconds used so far by `thread` (None when it is gone or unknown)."""
+    tid = thread.native_id
+    if tid is None or not thread.is_alive():
+        return None
+    try:
+        for t in psutil.Process().threads():
+            if t.id == tid:
+                return t.user_time + t.system_time
+    except psutil.Error:
+        pass
+    return None
+
+
+def _cpu_used(thread: threading.Thread, window: float = CPU_WINDOW) -> float | None:
+    """CPU seconds `thread` burns during the next `window` seconds (None if unknown)."""
+    before = _cpu(thread)
+    time.sleep(window)
+    after = _cpu(thread)
+    if before is None or after is None:
+        return None
+    return round(after - before, 3)
+
+
+class _Watched(socket.socket):
+    """The server end handed to talk(): counts the bytes its recv calls returned, so the
+    grader knows a piece was received on its own before it sends the next one."""
+
+    got = calls = 0
+
+    def recv(self, *args, **kwargs):
+        self.calls += 1
+        data = super().recv(*args, **kwargs)
+        self.got += len(data)
+        return data
+
+    def recv_into(self, *args, **kwargs):
+        self.calls += 1
+        n = super().recv_into(*args, **kwargs)
+        self.got += n
+        return n
+
+
+def _pair() -> tuple[socket.socket, _Watched]:
+    """A connected TCP pair on 127.0.0.1: (the grader's client, the server end for talk)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        client = socket.create_connection(listener.getsockname(), timeout=5)
+        conn, _ = listener.accept()
+    server = _Watched(conn.family, conn.type, conn.proto, fileno=conn.detach())
+    server.settimeout(None)
+    return client, server
+
+
+def _listener() -> socket.socket:
+    """The grader's own listening socket, handed to the student's serve()."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("127.0.0.1", 0))
+    s.listen(128)
+    return s
+
+
+def _read(sock: socket.socket, buf: bytearray, enough, limit: float, abort=None) -> str:
+    """Read into `buf` until enough(buf), EOF, an error, `limit` s without new bytes, or
+    abort() (checked every 50 ms). Returns "enough", "eof", "quiet" or "error: ..."."""
+    last = time.monotonic()
+    while not (enough and enough(buf)):
+        left = limit - (time.monotonic() - last)
+        if left <= 0 or (abort and abort()):
+            return "quiet"
+        sock.settimeout(min(left, 0.05) if abort else left)
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            continue
+        except OSError as e:
+            return f"error: {type(e).__name__}"
+        if not data:
+            return "eof"
+        buf += data
+        last = time.monotonic()
+    return "enough"
+
+
+def _read_line(sock: socket.socket, limit: float, abort=None) -> bytes | None:
+    """One reply line (with its newline) from `sock`, or None within `limit` s."""
+    buf = bytearray()
+    _read(sock, buf, lambda b: b"\n" in b, limit, abort)
+    return bytes(buf) if b"\n" in buf else None
+
+
+def _describe(error: BaseException | None) -> str | None:
+    """An exception raised by student code, with the student's line it came from."""
+    if error is None:
+        return None
+    import echo_server
+
+    text = f"{type(error).__name__}: {error}"
+    mine = [f for f in traceback.extract_tb(error.__traceback__)
+            if f.filename == echo_server.__file__]
+    if mine:
+        text += f" (at echo_server.py line {mine[-1].lineno}: {mine[-1].line})"
+    return text
+
+
+def _close(sock: socket.socket, reset: bool = False) -> None:
+    try:
+        if reset:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        sock.close()
+    except OSError:
+        pass
+
+
+def _shutdown(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+
+
+# ------------------------------------------------------------------------------ talk()
+
+
+_talks: list[_Talk] = []  # every talk() run of this child, to find one not implemented
+
+
+class _Talk:
+    """The student's talk(sock) running in its own thread, and what came of it."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.error: BaseException | None = None
+        self.closed: bool | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="talk", daemon=True)
+        self.thread.start()
+        _talks.append(self)
+
+    def _main(self) -> None:
+        import echo_server
+
+        try:
+            echo_server.talk(self.sock)
+        except BaseException as e:  # noqa: BLE001 - reported to the student
+            self.error = e
+        self.closed = self.sock.fileno() == -1
+        if not self.closed:
+            _close(self.sock)
+        self.done.set()
+
+    def report(self, limit: float) -> dict:
+        """Wait up to `limit` s for talk() to return; if it does not, measure its CPU."""
+        returned = self.done.wait(limit)
+        out = {"returned": returned, "closed": self.closed, "cpu_stuck": None,
+               "error": _describe(self.error)}
+        if not returned:
+            out["cpu_stuck"], out["calls_stuck"] = self.activity()
+        return out
+
+    def activity(self) -> tuple[float | None, int]:
+        """CPU seconds used and recv() calls made by talk() over the next CPU_WINDOW s."""
+        calls = self.sock.calls
+        cpu = _cpu_used(self.thread)
+        return cpu, self.sock.calls - calls
+
+
+def _talk_lines(limit: float) -> dict:
+    """Lines whole, split and batched; then a partial line and a half-close (EOF)."""
+    client, server = _pair()
+    run = _Talk(server)
+    sent = 0
+    unsynced = 0
+    for piece in PIECES:
+        client.sendall(piece)
+        sent += len(piece)
+        deadline = time.monotonic() + 0.5
+        while server.got < sent and not run.done.is_set() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        unsynced += server.got < sent
+    expected = b"".join(line + SUFFIX + b"\n" for line, _ in LINES)
+    got = bytearray()
+    ended = _read(client, got, lambda b: len(b) >= len(expected), limit)
+    out = {"got": bytes(got).decode("utf-8", "replace"), "ended": ended,
+           "unsynced": unsynced, "before_close_returned": run.done.is_set()}
+    after = bytearray()
+    try:
+        client.sendall(TAIL)
+        client.shutdown(socket.SHUT_WR)  # the client is done: talk's recv() now returns b""
+    except OSError as e:
+        out["send_error"] = type(e).__name__
+    out["after_eof"] = _read(client, after, None, limit)
+    out["after"] = bytes(after[:200]).decode("utf-8", "replace")
+    out.update(run.report(limit))
+    _close(client)
+    return out
+
+
+def _talk_silent(limit: float) -> dict:
+    """A client that stays connected and silent (talk must block), then closes."""
+    client, server = _pair()
+    run = _Talk(server)
+    time.sleep(0.02)
+    cpu, calls = run.activity()
+    out = {"cpu_silent": cpu, "calls_silent": calls, "returned_early": run.done.is_set()}
+    _close(client)
+    out.update(run.report(limit))
+    return out
+
+
+def _talk_reset(limit: float) -> dict:
+    """A client that sends a line, reads the reply, then resets the connection (RST)."""
+    client, server = _pair()
+    run = _Talk(server)
+    client.sendall(b"before the reset\n")
+    out = {"reply": (_read_line(client, limit) or b"").decode("utf-8", "replace")}
+    _close(client, reset=True)
+    out.update(run.report(limit))
+    return out
+
+
+def _talk_long(limit: float) -> dict:
+    """A line of 1 MB without a newline: talk must give up on it, return and close."""
+    client, server = _pair()
+    run = _Talk(server)
+    client.sendall(b"ok\n")
+    out = {"reply": (_read_line(client, limit) or b"").decode("utf-8", "replace")}
+
+    def send_long():
+        try:
+            client.sendall(b"x" * LONG_LINE)
+        except OSError:  # talk() closed on us: the expected end
+            pass
+
+    sender = threading.Thread(target=send_long, daemon=True)
+    start = server.got
+    sender.start()
+    out.update(run.report(limit))
+    if not out["returned"]:
+        out["read"] = server.got - start
+        _shutdown(client)  # the client gives up: now talk sees the end of the stream
+        out["returned_after_close"] = run.done.wait(limit)
+    sender.join(limit)
+    _close(client)
+    return out
+
+
+def talk_cases(limit: float) -> dict:
+    """Run talk() on four connections at once: lines, silent client, reset, long line."""
+    cases = {"lines": _talk_lines, "silent": _talk_silent, "reset": _talk_reset,
+             "long": _talk_long}
+    results: dict = {}
+
+    def case(name):
+        try:
+            results[name] = cases[name](limit)
+        except BaseException as e:  # noqa: BLE001 - a grader-side surprise, reported as such
+            results[name] = {"grader_error": f"{type(e).__name__}: {e}"}
+
+    threads = [threading.Thread(target=case, args=(n,), daemon=True) for n in cases]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(6 * limit)
+    for name in cases:
+        results.setdefault(name, {"grader_error": "the grader's client never finished"})
+    todo = [r for r in _talks if isinstance(r.error, NotImplementedError)]
+    if todo:
+        raise todo[0].error
+    stuck = sum(t.is_alive() for t in threading.enumerate() if t.name == "talk")
+    results["stuck_threads"] = stuck
+    return results
+
+
+# --------------------------------------------------------------------------- open_server()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pending(addr, n: int, limit: float) -> tuple[int, list[socket.socket]]:
+    """Connect n clients at once without anyone accepting: how many complete in time."""
+    sel = selectors.DefaultSelector()
+    clients = []
+    for _ in range(n):
+        c = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(addr)
+        except BlockingIOError:
+            pass
+        clients.append(c)
+        sel.register(c, selectors.EVENT_WRITE)
+    connected = 0
+    deadline = time.monotonic() + limit
+    while sel.get_map() and time.monotonic() < deadline:
+        for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
+            sel.unregister(key.fileobj)
+            connected += key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+    sel.close()
+    return connected, clients
+
+
+def open_server_checks(n_pending: int, backlog: int, limit: float) -> dict:
+    """Defaults, a listening socket, SO_REUSEADDR, ephemeral and given ports, the backlog."""
+    import echo_server
+
+    out: dict = {}
+    s = echo_server.open_server()
+    out["type"] = type(s).__name__
+    if not isinstance(s, socket.socket):
+        try:
+            s.close()
+        except Exception:  # noqa: BLE001
+            pass
+        return out
+    with s:
+        out["family"] = s.family == socket.AF_INET
+        out["stream"] = s.type == socket.SOCK_STREAM
+        host, port = s.getsockname()[:2]
+        out["address"] = f"{host}:{port}"
+        out["reuse"] = bool(s.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR))
+        out["listening"] = bool(s.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)) \
+            if hasattr(socket, "SO_ACCEPTCONN") else None
+        try:
+            with socket.create_connection((host, port), timeout=limit) as c:
+                s.settimeout(limit)
+                conn, _ = s.accept()
+                with conn:
+                    c.sendall(b"hi")
+                    out["accepts"] = conn.recv(2) == b"hi"
+        except OSError as e:
+            out["accepts"] = f"{type(e).__name__}: {e}"
+
+    s = echo_server.open_server("127.0.0.1", 0, backlog)
+    with s:
+        connected, clients = _pending(s.getsockname(), n_pending, 0.5)
+        out["pending"] = connected
+        for c in clients:
+            c.close()
+
+    port = _free_port()
+    out["given_port"] = port
+    try:
+        s = echo_server.open_server("127.0.0.1", port, 8)
+        with s:
+            out["got_port"] = s.getsockname()[1]
+            # The server closes its end first: that end of the connection waits in
+            # TIME_WAIT on `port`, so binding the port again needs SO_REUSEADDR.
+            with socket.create_connection(("127.0.0.1", port), timeout=limit) as c:
+                s.settimeout(limit)
+                conn, _ = s.accept()
+                conn.close()
+                _read(c, bytearray(), None, limit)
+    except OSError as e:
+        out["got_port"] = f"{type(e).__name__}: {e}"
+    try:
+        echo_server.open_server("127.0.0.1", port, 8).close()
+        out["rebind"] = "ok"
+    except OSError as e:
+        out["rebind"] = f"{type(e).__name__}: {e}"
+    return out
+
+
+# -------------------------------------------------------------------------------- serve()
+
+
+class _Serve:
+    """The student's serve(server, stop) in a thread of the grader, and when it returned."""
+
+    def __init__(self):
+        self.server = _listener()
+        self.addr = self.server.getsockname()
+        self.stop = threading.Event()
+        self.error: BaseException | None = None
+        self.ended: float | None = None
+        self.done = threading.Event()
+        # Not a daemon: threads serve() starts inherit that, unless it says daemon=True.
+        self.thread = threading.Thread(target=self._main, name="grader-serve", daemon=False)
+        self.thread.start()
+
+    def _main(self) -> None:
+        import echo_server
+
+        try:
+            echo_server.serve(self.server, self.stop)
+        except BaseException as e:  # noqa: BLE001 - reported to the student
+            self.error = e
+        self.ended = time.monotonic()
+        self.done.set()
+
+    def poke(self) -> None:
+        """Connect and leave at once: wakes an accept() that waits without a timeout."""
+        try:
+            socket.create_connection(self.addr, timeout=1).close()
+        except OSError:
+            pass
+
+    def finish(self) -> bool:
+        """After a stop that did not work: close the server for good (the student's thread
+        may stay stuck; the harness kills the child). Returns whether it was still open."""
+        was_open = self.server.fileno() != -1
+        _shutdown(self.server)
+        _close(self.server)
+        return was_open
+
+    def error_text(self) -> str | None:
+        return _describe(self.error)
+
+
+class _Lateness(threading.Thread):
+    """Measures how late 10 ms sleeps wake up: how loaded the machine is right now."""
+
+    def __init__(self):
+        super().__init__(name="grader-lateness", daemon=True)
+        self.worst = 0.0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            t = time.monotonic()
+            time.sleep(0.01)
+            self.worst = max(self.worst, time.monotonic() - t - 0.01)
+
+
+def _stop_and_time(run: _Serve, limit: float) -> dict:
+    """Set stop, and time how long serve() takes to return."""
+    ticker = _Lateness()
+    ticker.start()
+    time.sleep(0.005)
+    set_at = time.monotonic()
+    run.stop.set()
+    returned = run.done.wait(limit)
+    ticker.halt.set()
+    ticker.join()
+    return {"returned": returned,
+            "elapsed": round(run.ended - set_at, 3) if returned else None,
+            "lateness": round(ticker.worst, 3)}
+
+
+def _lines_for(rng: random.Random, n_clients: int, n_lines: int):
+    letters = string.ascii_letters + string.digits + " "
+    return [[f"client {c:02d} line {i:02d} {''.join(rng.choices(letters, k=rng.randint(0, 40)))}"
+             .encode() for i in range(n_lines)] for c in range(n_clients)]
+
+
+class _Client:
+    """One of the many clients: sends its lines in chunks cut at random places, sending the
+    next chunk when every complete line sent so far has its reply."""
+
+    def __init__(self, sock, lines, rng):
+        self.sock, self.lines = sock, lines
+        stream = b"".join(line + b"\n" for line in lines)
+        cuts = sorted(rng.sample(range(1, len(stream)), 4))
+        self.chunks = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+        self.next = 0
+        self.lines_sent = 0
+        self.replies = 0
+        self.buf = b""
+        self.status = "waiting"  # waiting, done, wrong, closed, error
+        self.wrong = None
+
+    def advance(self) -> None:
+        while self.next < len(self.chunks) and self.replies >= self.lines_sent:
+            self.sock.sendall(self.chunks[self.next])
+            self.lines_sent += self.chunks[self.next].count(b"\n")
+            self.next += 1
+        if self.replies == len(self.lines):
+            self.status = "done"
+
+    def feed(self, data: bytes) -> None:
+        self.buf += data
+        *complete, self.buf = self.buf.split(b"\n")
+        for reply in complete:
+            want = self.lines[self.replies] + SUFFIX if self.replies < len(self.lines) else b""
+            if reply != want:
+                self.status = "wrong"
+                self.wrong = {"line": self.replies, "sent": want[:-len(SUFFIX)].decode(),
+                              "got": reply[:120].decode("utf-8", "replace"),
+                              "want": want.decode()}
+                return
+            self.replies += 1
+        self.advance()
+
+
+def _exchange(clients: list[_Client], stall: float, limit: float) -> None:
+    """Drive every client with one selector and ONE shared deadline (no per-client timeouts):
+    stop when all are done, nothing arrived for `stall` s, or after `limit` s."""
+    sel = selectors.DefaultSelector()
+    for c in clients:
+        try:
+            c.advance()
+        except OSError as e:
+            c.status = f"error: {type(e).__name__}"
+        if c.status == "waiting":
+            sel.register(c.sock, selectors.EVENT_READ, c)
+    start = last = time.monotonic()
+    while sel.get_map():
+        now = time.monotonic()
+        if now - last > stall or now - start > limit:
+            break
+        for key, _ in sel.select(0.05):
+            c = key.data
+            try:
+                data = c.sock.recv(65536)
+                if data:
+                    last = time.monotonic()
+                    c.feed(data)
+                else:
+                    c.status = "closed"
+            except OSError as e:
+                c.status = f"error: {type(e).__name__}"
+            if c.status != "waiting":
+                sel.unregister(c.sock)
+    sel.close()
+
+
+def _connect(addr, limit: float) -> socket.socket | None:
+    """A blocking client connected to `addr`, or None if that failed."""
+    try:
+        sock = socket.create_connection(addr, timeout=limit)
+    except OSError:
+        return None
+    sock.settimeout(None)
+    return sock
+
+
+def _student_threads(before: set) -> list[threading.Thread]:
+    return [t for t in threading.enumerate()
+            if t not in before and t.is_alive() and not t.name.startswith("grader-")]
+
+
+def _in_talk(thread: threading.Thread) -> bool:
+    """Whether `thread` is running the student's talk() right now."""
+    import echo_server
+
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "talk" and code.co_filename == echo_server.__file__:
+            return True
+        frame = frame.f_back
+    return False
+
+
+def serve_checks(n_clients: int, n_lines: int, seed: int, limit: float, stall: float) -> dict:
+    """Phase 1: stop serve() while a client is connected and idle, and time it.
+    Phase 2: a silent client holds a connection while n clients exchange n_lines each;
+    then stop, every client leaves, and the handler threads must end."""
+    before = set(threading.enumerate())
+    out: dict = {}
+
+    # ---- phase 1: how fast serve() returns once stop is set
+    run1 = _Serve()
+    idle = _connect(run1.addr, limit)
+    ping = None
+    if idle is not None:
+        try:
+            idle.sendall(b"ping\n")
+            ping = _read_line(idle, limit, run1.done.is_set)
+        except OSError:
+            pass
+    out["ping"] = None if ping is None else ping.decode("utf-8", "replace")
+    # Stop right after an accept: serve() is back in a fresh accept() wait, so the time
+    # measured is its whole accept timeout.
+    out["stop1"] = _stop_and_time(run1, limit)
+    if not out["stop1"]["returned"]:
+        run1.poke()  # wakes an accept() that has no timeout
+        out["stop1"]["after_poke"] = run1.done.wait(limit)
+        if not run1.done.is_set() and idle is not None:
+            _close(idle)  # a serve() that runs talk() inline is stuck in it
+            run1.poke()
+            out["stop1"]["after_idle_left"] = run1.done.wait(limit)
+    out["stop1"]["server_closed"] = run1.server.fileno() == -1
+    out["stop1"]["error"] = run1.error_text()
+    if isinstance(run1.error, NotImplementedError):
+        raise run1.error
+    run1.finish()
+
+    # ---- phase 2: many clients at once while one stays silent
+    run2 = _Serve()
+    silent = _connect(run2.addr, limit)
+    reply = None
+    if silent is not None:
+        try:
+            silent.sendall(b"I will stay silent now\n")
+            reply = _read_line(silent, limit, run2.done.is_set)
+        except OSError:
+            pass
+    out["silent_reply"] = None if reply is None else reply.decode("utf-8", "replace")
+    rng = random.Random(seed)
+    deadline = time.monotonic() + limit
+    clients = []
+    for lines in _lines_for(rng, n_clients, n_lines):
+        sock = _connect(run2.addr, max(0.1, deadline - time.monotonic()))
+        if sock is not None:
+            clients.append(_Client(sock, lines, rng))
+    out["refused"] = n_clients - len(clients)
+    started = time.monotonic()
+    _exchange(clients, stall, 10 * limit)
+    out["exchange_seconds"] = round(time.monotonic() - started, 3)
+    out["statuses"] = {s: sum(c.status == s for c in clients)
+                       for s in {c.status for c in clients}}
+    out["replies"] = sum(c.replies for c in clients)
+    out["wrong"] = next((dict(c.wrong, client=i) for i, c in enumerate(clients) if c.wrong),
+                        None)
+    handlers = [t for t in _student_threads(before) if _in_talk(t)]
+    out["handlers"] = len(handlers)
+    out["not_daemon"] = [t.name for t in handlers if not t.daemon][:5]
+    out["n_not_daemon"] = sum(not t.daemon for t in handlers)
+
+    out["stop2"] = _stop_and_time(run2, limit)
+    for sock in [c.sock for c in clients] + [silent, idle]:
+        if sock is not None:
+            _close(sock)
+    if not run2.done.is_set():  # a serve() stuck in a talk() of its own may get out now
+        run2.poke()
+        out["stop2"]["after_clients_left"] = run2.done.wait(limit)
+    out["stop2"]["server_closed"] = run2.server.fileno() == -1
+    out["stop2"]["error"] = run2.error_text()
+    run2.finish()
+
+    # ---- every client has left: the handler threads must end
+    deadline = time.monotonic() + limit
+    while _student_threads(before) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    left = _student_threads(before)
+    in_talk = [t for t in left if _in_talk(t)]
+    out["left_threads"] = len(left)
+    out["left_in_talk"] = len(in_talk)
+    out["left_names"] = [t.name for t in left][:3]
+    out["left_cpu"] = _cpu_used(in_talk[0]) if in_talk else None
+    return out
+
+
+# --------------------------------------------------------------------------------- chat()
+
+
+class _EchoServer:
+    """The grader's own echo server for chat(): records every byte it receives, answers each
+    line with line + SUFFIX + newline, and sends reply number `split` in two halves."""
+
+    def __init__(self, split: int):
+        self.listener = _listener()
+        self.listener.settimeout(0.02)
+        self.port = self.listener.getsockname()[1]
+        self.split = split
+        self.replies = 0
+        self.received: list[bytearray] = []
+        self.ended: list[threading.Event] = []
+        self.conns: list[socket.socket] = []
+        self.halt = threading.Event()
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self) -> None:
+        while not self.halt.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except (TimeoutError, OSError):
+                continue
+            conn.settimeout(None)
+            got, ended = bytearray(), threading.Event()
+            self.received.append(got)
+            self.ended.append(ended)
+            self.conns.append(conn)
+            t = threading.Thread(target=self._handle, args=(conn, got, ended), daemon=True)
+            self.threads.append(t)
+            t.start()
+        self.listener.close()
+
+    def _handle(self, conn: socket.socket, got: bytearray, ended: threading.Event) -> None:
+        buf = b""
+        try:
+            while True:
+                data = conn.recv(65536)
+                if not data:
+                    break
+                got += data
+                buf += data
+                *lines, buf = buf.split(b"\n")
+                for line in lines:
+                    reply = line + SUFFIX + b"\n"
+                    if self.replies == self.split:
+                        conn.sendall(reply[:3])
+                        time.sleep(0.05)
+                        conn.sendall(reply[3:])
+                    else:
+                        conn.sendall(reply)
+                    self.replies += 1
+        except OSError:
+            pass
+        finally:
+            ended.set()
+            conn.close()
+
+    def hang_up(self) -> None:
+        for conn in list(self.conns):
+            _shutdown(conn)
+
+    def close(self) -> None:
+        self.halt.set()
+        self.hang_up()
+        for t in self.threads:
+            t.join(2)
+
+
+MESSAGES = ["hello", "  two words  ", "", "   ", "\t", "你好, 世界", " x ", "last one"]
+
+
+def chat_checks(limit: float) -> dict:
+    """chat() against the grader's echo server: what it sent, what it returned, and
+    whether it closed its connection."""
+    import echo_server
+
+    srv = _EchoServer(split=1)
+    box: dict = {}
+
+    def call():
+        try:
+            box["value"] = echo_server.chat("127.0.0.1", srv.port, iter(MESSAGES))
+        except BaseException as e:  # noqa: BLE001 - reported to the student
+            box["error"] = e
+
+    t = threading.Thread(target=call, daemon=True)
+    t.start()
+    t.join(limit)
+    out: dict = {"hung": t.is_alive()}
+    if t.is_alive():
+        srv.hang_up()  # closing our side lets a chat() waiting for a reply get out
+        t.join(limit)
+    error = box.get("error")
+    if isinstance(error, NotImplementedError):
+        srv.close()
+        raise error
+    out["error"] = _describe(error)
+    value = box.get("value")
+    out["type"] = type(value).__name__
+    if isinstance(value, list | tuple):
+        out["replies"] = [v if type(v) is str else f"<{type(v).__name__}> {v!r}"[:200]
+                          for v in value]
+    else:
+        out["replies"] = repr(value)[:200]
+    deadline = time.monotonic() + limit
+    while not all(e.is_set() for e in srv.ended) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    out["connections"] = len(srv.received)
+    out["left_open"] = sum(not e.is_set() for e in srv.ended)
+    out["sent"] = b"".join(srv.received).decode("utf-8", "replace")
+    srv.close()
+    return out
+
+
+# ----------------------------------------------------------------- the client side, together
+
+
+def client_side(n_pending: int, backlog: int, limit: float) -> dict:
+    """open_server_checks and chat_checks in one child (they are independent): each part is
+    its data, or {"todo": ...} / {"raised": ...} when that function is a stub or raised."""
+    out = {}
+    for name, part, args in (("open_server", open_server_checks, (n_pending, backlog, limit)),
+                             ("chat", chat_checks, (limit,))):
+        try:
+            out[name] = part(*args)
+        except NotImplementedError as e:
+            out[name] = {"todo": str(e) or "NotImplementedError"}
+        except Exception as e:  # noqa: BLE001 - reported to the student
+            out[name] = {"raised": _describe(e)}
+    return out
