@@ -1,0 +1,138 @@
+"""Scenarios for daemons.py: a guardian (daemon) process ends with the main process."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+SLEEP = 60.0  # the guardian's target sleeps this long: only a daemon ends before that
+MAIN_EXIT = 5.0  # seconds the main process gets to end after its last statement
+GONE = 3.0  # seconds the guardian gets to disappear once the main process has ended
+
+
+def guard(folder: str, seconds: float) -> None:
+    """The guardian's target: note "<pid> <args>" (atomically), then sleep."""
+    tmp = os.path.join(folder, f"guardian-{os.getpid()}.tmp")
+    with open(tmp, "w") as f:
+        f.write(f"{os.getpid()} {seconds!r}")
+    os.replace(tmp, os.path.join(folder, "guardian"))
+    time.sleep(seconds)
+
+
+def _read_guardian(folder: str, seconds: float) -> str | None:
+    deadline = time.monotonic() + seconds
+    path = os.path.join(folder, "guardian")
+    while time.monotonic() < deadline:
+        if os.path.exists(path):
+            return open(path).read()
+        time.sleep(0.005)
+    return None
+
+
+def main_process(folder: str) -> None:
+    """The main process of a small program (run in a subprocess): start a guardian, note what
+    start_guardian returned, wait until the guardian runs, then end (return)."""
+    import multiprocessing.process
+
+    seen: dict = {"returned": False}
+    try:
+        import daemons
+
+        box: dict = {}
+
+        def call():
+            try:
+                box["p"] = daemons.start_guardian(guard, folder, SLEEP)
+            except BaseException as e:  # noqa: BLE001 - reported to the student
+                box["error"] = f"{type(e).__name__}: {e}"
+
+        caller = threading.Thread(target=call, daemon=True)
+        caller.start()
+        caller.join(5.0)
+        if caller.is_alive():
+            seen["hung"] = True
+        elif "error" in box:
+            seen["error"] = box["error"]
+        else:
+            p = box["p"]
+            seen.update(returned=True, type=type(p).__name__,
+                        is_process=isinstance(p, multiprocessing.process.BaseProcess))
+            if seen["is_process"]:
+                seen.update(pid=p.pid, alive=p.is_alive(), daemon=bool(p.daemon))
+        seen["guardian"] = _read_guardian(folder, 5.0)
+    finally:
+        tmp = os.path.join(folder, "main.tmp")
+        with open(tmp, "w") as f:
+            json.dump(seen, f)
+        os.replace(tmp, os.path.join(folder, "main.json"))
+
+
+SCRIPT = (
+    "import sys, multiprocessing\n"
+    "multiprocessing.set_start_method(sys.argv[1], force=True)\n"
+    "from graders.scenarios.daemons import main_process\n"
+    "main_process(sys.argv[2])\n"
+)
+
+
+def _pid_gone(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def guardian(start_method: str) -> dict:
+    """A program whose main starts a guardian and ends: what it saw, and whether the guardian
+    ended with it."""
+    import graders
+    from graders.scenarios.common import kill_children
+
+    folder = os.path.abspath(tempfile.mkdtemp(dir="."))
+    impl = os.path.abspath(sys.path[0])
+    kit = os.path.dirname(os.path.dirname(os.path.abspath(graders.__file__)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_PERTURB")}
+    env["PYTHONPATH"] = os.pathsep.join([impl, kit])
+    out_path, err_path = os.path.join(folder, "stdout"), os.path.join(folder, "stderr")
+    with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        main = subprocess.Popen([sys.executable, "-c", SCRIPT, start_method, folder],
+                                stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env)
+    result: dict = {"main_ended": False, "guardian_gone": None}
+    seen_path = os.path.join(folder, "main.json")
+    deadline = time.monotonic() + 15.0  # for the main's own work: start_guardian, guardian
+    while main.poll() is None and not os.path.exists(seen_path) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    if os.path.exists(seen_path):  # its last statement is done: now it must end
+        try:
+            main.wait(MAIN_EXIT)
+        except subprocess.TimeoutExpired:
+            pass
+    result["main_ended"] = main.poll() is not None
+    result["main_status"] = main.poll()
+    try:
+        result["seen"] = json.load(open(seen_path))
+    except (OSError, ValueError):
+        result["seen"] = None
+    text = (result["seen"] or {}).get("guardian") or ""
+    parts = text.split()
+    gpid = int(parts[0]) if parts and parts[0].isdigit() else None
+    result["guardian_pid"] = gpid
+    result["guardian_args"] = parts[1:]
+    if result["main_ended"] and gpid:
+        deadline = time.monotonic() + GONE
+        while not _pid_gone(gpid) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        result["guardian_gone"] = _pid_gone(gpid)
+    if main.poll() is None:
+        main.kill()
+    main.wait()
+    kill_children()
+    result["stderr"] = open(err_path, errors="replace").read()[-2000:]
+    return result

@@ -1,0 +1,232 @@
+"""Scenarios for threads.py: two ways to start a thread, and daemon threads."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+WAIT = 5.0  # how long a blocked target waits for the scenario to release it
+
+# ------------------------------------------------------------------ targets handed to threads
+
+_calls: list[dict] = []  # what each target saw: its arguments and the thread that ran it
+_release = threading.Event()
+
+
+def hold(*args) -> None:
+    """A target that records who ran it with which arguments, then waits to be released."""
+    me = threading.current_thread()
+    _calls.append({"args": list(args), "ident": me.ident, "daemon": me.daemon})
+    _release.wait(WAIT)
+
+
+def _wait_calls(n: int) -> bool:
+    deadline = time.monotonic() + WAIT
+    while len(_calls) < n and time.monotonic() < deadline:
+        time.sleep(0.001)
+    return len(_calls) >= n
+
+
+def _thread_info(t) -> dict:
+    """What a returned thread looks like while its target is blocked."""
+    info = {"type": type(t).__name__, "is_thread": isinstance(t, threading.Thread)}
+    if info["is_thread"]:
+        info.update(started=t.ident is not None, alive=t.is_alive(), daemon=bool(t.daemon),
+                    ident=t.ident)
+    return info
+
+
+def _finish(threads) -> list[str]:
+    """Release the blocked targets; name the threads that do not end."""
+    _release.set()
+    stuck = []
+    for t in threads:
+        if isinstance(t, threading.Thread) and t.ident is not None:
+            t.join(WAIT)
+            if t.is_alive():
+                stuck.append(t.name)
+    return stuck
+
+
+def starters() -> dict:
+    """start_thread from the main thread and from a daemon thread, and start_daemon."""
+    import threads
+
+    _calls.clear()
+    _release.clear()
+    out: dict = {}
+    returned = []
+
+    t = threads.start_thread(hold, "a", 1)
+    returned.append(t)
+    got = _wait_calls(1)
+    out["main"] = {**_thread_info(t), "ran": got, "call": _calls[0] if got else None}
+
+    box: dict = {}
+
+    def from_daemon():
+        box["t"] = threads.start_thread(hold, "b", 2)
+
+    d = threading.Thread(target=from_daemon, daemon=True, name="grader-daemon")
+    d.start()
+    d.join(WAIT)
+    if "t" in box:
+        returned.append(box["t"])
+        got = _wait_calls(2)
+        out["from_daemon"] = {**_thread_info(box["t"]), "ran": got,
+                              "call": _calls[1] if got else None}
+    else:
+        out["from_daemon"] = None
+
+    n = len(_calls)
+    s = threads.start_daemon(hold, "c", 3)
+    returned.append(s)
+    got = _wait_calls(n + 1)
+    out["daemon"] = {**_thread_info(s), "ran": got, "call": _calls[n] if got else None}
+
+    out["stuck"] = _finish(returned)
+    return out
+
+
+# ---------------------------------------------------------------------------------- Worker
+
+RESULT = {"answer": 42, "items": [1, 2, 3]}
+
+
+def job_ok() -> dict:
+    me = threading.current_thread()
+    _calls.append({"ident": me.ident})
+    return RESULT
+
+
+class JobFailed(Exception):
+    """The exception the grader's failing job raises."""
+
+
+def job_fails() -> None:
+    me = threading.current_thread()
+    _calls.append({"ident": me.ident})
+    raise JobFailed("raised on purpose by the grader's job")
+
+
+def _worker_case(threads, name: str, job) -> dict:
+    n = len(_calls)
+    w = threads.Worker(name, job)
+    out = {"is_thread": isinstance(w, threading.Thread), "type": type(w).__name__}
+    if not out["is_thread"]:
+        return out
+    out["overrides_run"] = getattr(type(w), "run", None) is not threading.Thread.run
+    out["name_before"] = repr(w.name)
+    out["started_early"] = w.ident is not None or len(_calls) > n
+    w.start()
+    w.join(WAIT)
+    out["finished"] = not w.is_alive()
+    out["name_after"] = repr(w.name)
+    mine = _calls[n:]
+    out["calls"] = len(mine)
+    out["in_worker"] = bool(mine) and all(c["ident"] == w.ident for c in mine)
+    result, error = getattr(w, "result", "<missing>"), getattr(w, "error", "<missing>")
+    out["result"] = "<missing>" if result == "<missing>" else repr(result)
+    out["result_is"] = result is RESULT
+    out["error"] = "<missing>" if isinstance(error, str) and error == "<missing>" \
+        else repr(error)
+    out["error_ok"] = isinstance(error, JobFailed)
+    return out
+
+
+def worker() -> dict:
+    """Worker with a job that returns, and one that raises."""
+    import threads
+
+    _calls.clear()
+    return {
+        "ok": _worker_case(threads, "grader-worker-ok", job_ok),
+        "fails": _worker_case(threads, "grader-worker-fails", job_fails),
+    }
+
+
+# ------------------------------------------------------- a process with a daemon thread in it
+
+
+def spin(folder: str) -> None:
+    """A daemon's target: note that it runs, then loop forever."""
+    open(os.path.join(folder, "spinning"), "w").close()
+    while True:
+        time.sleep(0.01)
+
+
+def finish_late(folder: str) -> None:
+    """A worker's target: wait until the main thread has finished, then write "done".
+
+    Only a non-daemon thread gets that far: a process does not wait for a daemon thread."""
+    main = threading.main_thread()
+    deadline = time.monotonic() + WAIT
+    while main.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    ended = not main.is_alive()
+    time.sleep(0.2)  # a process that did not wait for this thread is gone by now
+    with open(os.path.join(folder, "done"), "w") as f:
+        f.write("after main" if ended else "main still running")
+
+
+def main_thread(folder: str) -> None:
+    """The main thread of a small program: a forever-looping daemon thread and a worker."""
+    import threads
+
+    seen: dict = {}
+    try:
+        threads.start_daemon(spin, folder)
+        threads.start_thread(finish_late, folder)
+    except BaseException as e:  # noqa: BLE001 - reported to the student
+        seen["error"] = f"{type(e).__name__}: {e}"
+    with open(os.path.join(folder, "main.json"), "w") as f:
+        json.dump(seen, f)
+
+
+SCRIPT = (
+    "import sys\n"
+    "from graders.scenarios.threads import main_thread\n"
+    "main_thread(sys.argv[1])\n"
+)
+
+
+def process_exit() -> dict:
+    """Run a program whose main thread starts a daemon thread and a worker, then ends."""
+    import graders
+
+    folder = os.path.abspath(tempfile.mkdtemp(dir="."))
+    impl = os.path.abspath(sys.path[0])
+    kit = os.path.dirname(os.path.dirname(os.path.abspath(graders.__file__)))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRADER_PERTURB")}
+    env["PYTHONPATH"] = os.pathsep.join([impl, kit])
+    err_path = os.path.join(folder, "stderr")
+    with open(err_path, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-c", SCRIPT, folder],
+                                stdin=subprocess.DEVNULL, stdout=err, stderr=err, env=env)
+    seen_path = os.path.join(folder, "main.json")
+    deadline = time.monotonic() + 15.0  # to start Python and run the main thread
+    while proc.poll() is None and not os.path.exists(seen_path) \
+            and time.monotonic() < deadline:
+        time.sleep(0.005)
+    try:
+        proc.wait(WAIT)  # once the main thread is done, the process must end soon
+    except subprocess.TimeoutExpired:
+        pass
+    out = {"ended": proc.poll() is not None, "status": proc.poll()}
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    try:
+        out["main"] = json.load(open(seen_path))
+    except (OSError, ValueError):
+        out["main"] = None
+    done = os.path.join(folder, "done")
+    out["done"] = open(done).read() if os.path.exists(done) else None
+    out["spinning"] = os.path.exists(os.path.join(folder, "spinning"))
+    out["stderr"] = open(err_path, errors="replace").read()[-2000:]
+    return out

@@ -1,0 +1,136 @@
+"""Broken: in orphan, G writes its parent pid at once instead of waiting to be re-parented.
+
+Mutant of solutions/zombies.py. Zombie and orphan processes (course notes, section 1).
+
+A *zombie* is a child that has finished but has not been reaped yet: the
+kernel keeps its exit status (and its pid) until the parent collects it with
+``wait``/``waitpid``. ``multiprocessing.Process.join`` does that collection
+for us, so a parent that joins every child leaves no zombies behind.
+
+An *orphan* is a process whose parent died while it was still running. The
+kernel hands it over to a new parent (``init``, or the nearest "subreaper"),
+which then becomes responsible for reaping it. The classic way to create
+one on purpose is the double fork: the child forks a grandchild and exits
+at once, and the grandchild is re-parented.
+"""
+
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from multiprocessing import Process
+
+CAUGHT_BY = "test_orphan"
+
+# How long the grandchild in ``orphan`` waits to be re-parented, and how often it looks.
+_REPARENT_TIMEOUT = 5.0
+_POLL_INTERVAL = 0.01
+
+
+def run_children(targets: Sequence[Callable[[], object]]) -> list[int]:
+    """Run every target in its own process and reap them all.
+
+    Start one ``multiprocessing.Process`` per target, every one of them
+    before waiting for any, then join (reap) each one. Return their exit
+    codes in the order of ``targets``: 0 for a normal return, 1 for an
+    uncaught exception, N for ``sys.exit(N)`` or ``os._exit(N)``, -S when the
+    child was killed by signal S.
+
+    When this function returns (or raises), no child it started is left
+    running or as a zombie.
+    """
+    processes: list[Process] = []
+    try:
+        # Start them all first, so the children really run concurrently.
+        for target in targets:
+            process = Process(target=target)
+            process.start()
+            processes.append(process)
+    finally:
+        # join() waits for the child and reaps it: no zombie is left behind.
+        # This also runs when a start() failed, so the children already
+        # started are reaped before the error propagates.
+        for process in processes:
+            process.join()
+    exit_codes = []
+    for process in processes:
+        exit_codes.append(process.exitcode)
+        process.close()  # release the process's resources (its sentinel fd)
+    return exit_codes
+
+
+def _write_atomically(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see all of it or nothing."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp_path = tempfile.mkstemp(dir=folder, prefix=".orphan-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp_path, path)  # atomic on POSIX: same directory, same file system
+    except BaseException:
+        os.unlink(tmp_path)
+        raise
+
+
+def _grandchild(child_pid: int, report: str) -> int:
+    """Body of the grandchild G: wait to be re-parented, then report. Returns an exit code."""
+    # BUG: no waiting: the parent reported is still C (or whoever it happens to be)
+    _write_atomically(report, f"{os.getpid()} {os.getppid()}")
+    return 0
+
+
+def orphan(report: str) -> int:
+    """Create an orphan process with a double fork; return the orphan's pid.
+
+    POSIX only (it needs ``os.fork``); elsewhere it raises
+    ``NotImplementedError``.
+
+    Fork a child C. C forks a grandchild G and exits at once, without waiting
+    for G, so G becomes an orphan. G polls (about every 10 ms, for at most
+    5 s) until its parent is no longer C, then writes
+    ``"<G's pid> <G's new parent pid>"`` to the file ``report`` atomically
+    (complete or not at all) and exits with status 0; if it is not
+    re-parented in time it writes nothing and exits with status 1. G never
+    returns into the caller's code.
+
+    The caller reaps C (so C leaves no zombie) and returns G's pid, which C
+    sends it through a pipe. G is not the caller's child: whoever G is
+    re-parented to reaps it. Raises ``OSError`` if C fails to fork G.
+    """
+    if not hasattr(os, "fork"):
+        raise NotImplementedError("orphan() needs os.fork(): it runs on POSIX systems only")
+
+    read_end, write_end = os.pipe()  # C -> caller: G's pid, as text
+    child_pid = os.fork()
+
+    if child_pid == 0:
+        # --- In C. Whatever happens, leave through os._exit, never back into the caller's code.
+        exit_code = 1
+        try:
+            os.close(read_end)
+            my_pid = os.getpid()  # G needs it: G's parent may be gone before G can ask
+            grandchild_pid = os.fork()
+            if grandchild_pid == 0:
+                # --- In G.
+                exit_code = 2  # if anything below fails
+                try:
+                    os.close(write_end)  # else the caller would wait for G to close it
+                    exit_code = _grandchild(my_pid, report)
+                finally:
+                    os._exit(exit_code)
+            os.write(write_end, str(grandchild_pid).encode("ascii"))
+            exit_code = 0
+        finally:
+            os._exit(exit_code)  # C exits at once, without waiting for G: G is orphaned
+
+    # --- In the caller.
+    os.close(write_end)
+    try:
+        data = b""
+        while chunk := os.read(read_end, 64):  # until C exits and closes its end
+            data += chunk
+    finally:
+        os.close(read_end)
+        os.waitpid(child_pid, 0)  # reap C: no zombie
+    if not data:
+        raise OSError("the child process could not fork the grandchild")
+    return int(data)
