@@ -143,10 +143,9 @@ def test_sell(student, start_method):
              f"`latency` on to every buy(), which calls it once.")
 
 
-def test_find_never_sees_a_half_written_file(student, start_method):
+def test_find_never_sees_a_half_written_file(student):
     """a find() running during buys never sees a half-written database (atomic writes)"""
-    r = student.run(sc.find_while_buying, 10, student.seed, start_method=start_method,
-                    what="buy() with a concurrent find()")
+    r = student.run(sc.find_while_buying, 10, student.seed, what="buy() with a concurrent find()")
     if r["n_bad"]:
         fail(f"{r['n_bad']} of {r['reads']} find() calls made during buys failed "
              f"({r['bad'][0]}): they read a half-written file. Write the new content to a "
@@ -160,3 +159,22 @@ def test_find_never_sees_a_half_written_file(student, start_method):
              f"{'were kept' if r['kept'] else 'were lost'}.")
     if r["files"] != ["db.json"]:
         fail(f"buy() left files behind next to the database: {r['files']}.")
+
+
+def test_defaults_and_failed_write(student):
+    """sell() works with its default latency; a buy() whose write fails raises and frees the lock"""
+    r = student.run(sc.defaults_and_failed_write, what="sell()/buy()")
+    sold = r["sold"]
+    if not isinstance(sold, dict) or sorted(sold) != ["ann", "bob", "cy"]:
+        fail(f"sell(['ann', 'bob', 'cy'], db) with the default latency returned {sold!r}; "
+             f"expected a dict with the three names.")
+    if sorted(v is True for v in sold.values()) != [False, True, True] or r["after"] != 0:
+        fail(f"sell() of 2 tickets to 3 buyers with the default latency returned {sold} and "
+             f"left ticket_num {r['after']!r}; expected two True, one False and 0 left. Does "
+             f"network_latency() just sleep a few milliseconds?")
+    if r["raised"] is None:
+        fail(f"buy() returned {r['returned']!r} although writing the database failed (it had "
+             f"become a folder): a failed write must raise.")
+    if not r["lock_free"]:
+        fail(f"buy() raised {r['raised']} when its write failed and left the lock held: "
+             f"release it on every path (`with lock:`).")

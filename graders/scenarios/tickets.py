@@ -358,3 +358,31 @@ def find_while_buying(n_buys: int, seed: int) -> dict:
         "kept": data.get("log") == BIG,
         "files": sorted(os.listdir(folder)),
     }
+
+
+def _db_becomes_a_folder(db: str) -> None:
+    """A latency during which the database is replaced by a folder, so the write must fail."""
+    os.unlink(db)
+    os.mkdir(db)
+
+
+def defaults_and_failed_write() -> dict:
+    """sell() with its default latency; and a buy() whose write fails."""
+    import tickets
+
+    folder = tempfile.mkdtemp(dir=".")
+    db = _make_db(folder, {"ticket_num": 2})
+    result = tickets.sell(["ann", "bob", "cy"], db)
+    sold = common.plain(result) if type(result) is dict else str(common.plain(result))
+    after = _ticket_num(db)
+
+    db2 = _make_db(tempfile.mkdtemp(dir="."), {"ticket_num": 2})
+    lock = multiprocessing.Lock()
+    try:
+        got = common.plain(tickets.buy("dan", db2, lock, functools.partial(_db_becomes_a_folder,
+                                                                          db2)))
+        raised = None
+    except Exception as e:  # noqa: BLE001 - raising is what is expected
+        got, raised = None, type(e).__name__
+    return {"sold": sold, "after": after, "raised": raised, "returned": got,
+            "lock_free": _lock_free(lock)}
