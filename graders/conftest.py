@@ -42,6 +42,8 @@ def pytest_addoption(parser):
                     help="do not pause student code between bytecodes")
     group.addoption("--results", default="reports/results.json",
                     help="where to write the Gradescope results.json")
+    group.addoption("--classroom", default=None, metavar="PATH",
+                    help="also write the GitHub Classroom runner result (JSON) to PATH")
 
 
 def resolve_impl(path: str) -> Path:
@@ -105,6 +107,8 @@ def exercise_of(item) -> str:
 def pytest_configure(config):
     config.addinivalue_line("markers", "points(n): what the test is worth (default 1)")
     config.addinivalue_line("markers", "no_perturb: never pause student code in this test")
+    config.addinivalue_line("markers", "hidden: not shown to students before grades are "
+                                       "published, left out of the student release")
     grading = Grading(config)
     config.stash[GRADING] = grading
     if not getattr(config.option, "xmlpath", None):
@@ -153,6 +157,7 @@ def pytest_collection_modifyitems(config, items):
             "name": display_name(item), "exercise": exercise_of(item),
             "points": points_of(item), "status": "not run", "output": "",
             "test": item.originalname, "nodeid": item.nodeid,
+            "hidden": item.get_closest_marker("hidden") is not None, "seconds": 0.0,
         }
 
 
@@ -191,6 +196,7 @@ def pytest_runtest_logreport(report):
     if g is None or report.nodeid not in g.tests:
         return
     entry = g.tests[report.nodeid]
+    entry["seconds"] += report.duration
     if report.failed:
         entry["status"] = "failed"
         text = report.longreprtext
@@ -239,13 +245,40 @@ def results_json(g: Grading) -> dict:
         "tests": [
             {"name": t["name"], "score": t["points"] if t["status"] == "passed" else 0.0,
              "max_score": t["points"], "status": t["status"], "output": t["output"],
-             "tags": [t["exercise"]], "extra_data": {"test": t["test"], "nodeid": t["nodeid"]}}
+             "tags": [t["exercise"]], "extra_data": {"test": t["test"], "nodeid": t["nodeid"]},
+             "visibility": "after_published" if t["hidden"] else "visible"}
             for t in tests
         ],
         "extra_data": {"seed": g.seed, "impl": str(g.impl), "graders_sha256": g.fingerprint,
                        "python": sys.version.split()[0], "start_methods": START_METHODS,
                        "limits": harness.LIMITS},
     }
+
+
+def classroom_json(g: Grading) -> dict:
+    """The GitHub Classroom runner result, for the autograding-grading-reporter action."""
+    tests = scored_tests(g)
+    failed = any(t["status"] == "failed" for t in tests)
+    return {
+        "version": 1,
+        "status": "fail" if failed or not tests else "pass",
+        "max_score": sum(t["points"] for t in tests),
+        "tests": [
+            {"name": t["name"], "status": "pass" if t["status"] == "passed" else "fail",
+             "score": t["points"] if t["status"] == "passed" else 0,
+             "message": t["output"].strip().splitlines()[0] if t["output"].strip() else "",
+             "test_code": t["nodeid"], "filename": t["nodeid"].split("::")[0],
+             "line_no": 0, "execution_time": f"{t['seconds']:.2f}s"}
+            for t in tests
+        ],
+    }
+
+
+def write_json(path: Path, data: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2))
+    os.replace(tmp, path)
 
 
 def markdown_summary(result: dict, table: dict) -> str:
@@ -269,10 +302,10 @@ def pytest_sessionfinish(session, exitstatus):
     harness.reap_orphans()
     g.workdir.cleanup()
     result = results_json(g)
-    g.results_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = g.results_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, g.results_path)
+    write_json(g.results_path, result)
+    classroom = session.config.getoption("classroom")
+    if classroom:
+        write_json(Path(session.config.invocation_params.dir) / classroom, classroom_json(g))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as f:
