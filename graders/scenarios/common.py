@@ -17,7 +17,9 @@ def _is_stub(func) -> bool:
         tree = ast.parse(inspect.getsource(func).lstrip())
     except (OSError, TypeError, SyntaxError, IndentationError):
         return False
-    fn = tree.body[0]
+    fn = tree.body[0] if tree.body else None
+    if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        return False  # e.g. a property made from a lambda
     body = [
         s for s in fn.body
         if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))

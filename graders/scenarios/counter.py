@@ -1,0 +1,256 @@
+"""Scenarios for counter.py: SafeCounter and the course's 100 threads (one process, threads).
+
+The latencies handed to the student's SafeCounter are functions of this module (or partials of
+them) that record what they see in `_probe`: how many calls, how many callers were inside at
+once, how many decrement threads existed. Every scenario runs in a fresh grading child, so
+the module-level probe starts clean.
+"""
+
+from __future__ import annotations
+
+import functools
+import random
+import threading
+import time
+
+
+class Probe:
+    """What the grader's latency() observed. Updated under its own lock."""
+
+    def __init__(self, seed: int = 0):
+        self.lock = threading.Lock()
+        self.seed = seed
+        self.calls = 0
+        self.inside = 0
+        self.max_inside = 0
+        self.second_inside = threading.Event()  # set when two callers are inside at once
+        self.raise_next = False
+        self.baseline = threading.active_count()
+        self.threads_seen = 0  # decrement threads alive while the first call was inside
+        self.waited = 0.0
+
+    def enter(self) -> int:
+        """Count a call and a caller inside; return the call's number (1 for the first)."""
+        with self.lock:
+            self.calls += 1
+            self.inside += 1
+            self.max_inside = max(self.max_inside, self.inside)
+            if self.inside >= 2:
+                self.second_inside.set()
+            return self.calls
+
+    def leave(self) -> None:
+        with self.lock:
+            self.inside -= 1
+
+    def nap(self, n: int, low: float, high: float) -> None:
+        """Sleep a reproducible random time in [low, high] for call n."""
+        time.sleep(random.Random(self.seed * 100_003 + n).uniform(low, high))
+
+    def observed(self) -> dict:
+        return {"calls": self.calls, "max_inside": self.max_inside}
+
+
+_probe = Probe()
+
+
+def _reset(seed: int) -> Probe:
+    global _probe
+    _probe = Probe(seed)
+    return _probe
+
+
+def _describe(value) -> dict:
+    return {"repr": repr(value)[:200], "int": type(value) is int,
+            "value": value if type(value) is int else None}
+
+
+def _in_thread(func, deadline: float) -> dict:
+    """Call func() in a daemon thread; give up on it after `deadline` s (it stays blocked)."""
+    box: dict = {}
+
+    def body():
+        try:
+            box["returned"] = _describe(func())
+        except BaseException as e:  # noqa: BLE001 - reported to the student
+            box["raised"] = f"{type(e).__name__}: {e}"
+
+    t = threading.Thread(target=body, name="grader-call", daemon=True)
+    t.start()
+    t.join(deadline)
+    return {"hung": t.is_alive(), **box}
+
+
+# ------------------------------------------------------------------ latencies handed to code
+
+
+def quick_latency(low: float, high: float) -> None:
+    """A latency that sleeps a short random time and is counted."""
+    n = _probe.enter()
+    try:
+        _probe.nap(n, low, high)
+    finally:
+        _probe.leave()
+
+
+def flaky_latency() -> None:
+    """Raises when the probe says so (once), else sleeps about 1 ms."""
+    n = _probe.enter()
+    try:
+        if _probe.raise_next:
+            _probe.raise_next = False
+            raise ConnectionError("the network is down (raised by the grader's latency)")
+        _probe.nap(n, 0.0005, 0.0015)
+    finally:
+        _probe.leave()
+
+
+def census_latency(n_threads: int, stall: float, limit: float, low: float, high: float) -> None:
+    """The first call waits until `n_threads` decrement threads exist (or none appears for
+    `stall` s): all of them are started before any is joined, and none can finish while the
+    first decrement is still inside latency(). Later calls sleep a short random time."""
+    n = _probe.enter()
+    try:
+        if n == 1:
+            started = last = time.monotonic()
+            seen = 0
+            while True:
+                alive = threading.active_count() - _probe.baseline
+                if alive > seen:
+                    seen, last = alive, time.monotonic()
+                now = time.monotonic()
+                if seen >= n_threads or now - last > stall or now - started > limit:
+                    break
+                time.sleep(0.001)
+            _probe.threads_seen = seen
+            _probe.waited = round(time.monotonic() - started, 3)
+        _probe.nap(n, low, high)
+    finally:
+        _probe.leave()
+
+
+def rendezvous_latency(wait: float, low: float, high: float) -> None:
+    """The first call waits up to `wait` s for a second caller to come inside: with the lock
+    held around read-latency-write none can. Later calls return at once or sleep a short
+    random time (a quick one lets a thread that takes the lock next finish its whole
+    decrement while the previous one is paused just after releasing the lock)."""
+    n = _probe.enter()
+    try:
+        if n == 1:
+            _probe.second_inside.wait(wait)
+        elif n % 4 == 0:
+            _probe.nap(n, low, high)
+    finally:
+        _probe.leave()
+
+
+# ---------------------------------------------------------------------------- scenarios
+
+
+def basics(seed: int) -> dict:
+    """One thread: decrement() returns the new value, value reads it, latency once each."""
+    import counter
+
+    _reset(seed)
+    latency = functools.partial(quick_latency, 0.0002, 0.001)
+    c = counter.SafeCounter(5, latency)
+    out = {"first": _describe(c.decrement()), "value_1": _describe(c.value),
+           "calls_1": _probe.calls}
+    out["second"] = _describe(c.decrement())
+    out["value_2"] = _describe(c.value)
+    out["calls_2"] = _probe.calls
+    k = counter.SafeCounter(value=2, latency=latency)
+    out["keywords"] = [_describe(k.decrement()), _describe(k.decrement()), _describe(k.value)]
+    out["calls_3"] = _probe.calls
+    d = counter.SafeCounter(7)  # the default latency
+    out["default"] = [_describe(d.decrement()), _describe(d.value)]
+    durations = []
+    for _ in range(3):
+        started = time.perf_counter()
+        returned = counter.network_latency()
+        durations.append(time.perf_counter() - started)
+    out["network_latency"] = {"returned": repr(returned)[:100], "seconds": min(durations)}
+    return out
+
+
+def latency_raises(seed: int, deadline: float) -> dict:
+    """A latency() that raises once: the error propagates, nothing changes, the counter
+    works afterwards. Every call runs in a thread with a deadline, so a lock that was never
+    released shows as a call that never returned."""
+    import counter
+
+    probe = _reset(seed)
+    c = counter.SafeCounter(5, flaky_latency)
+    probe.raise_next = True
+    steps = {"raising": _in_thread(c.decrement, deadline)}
+    steps["calls"] = probe.calls
+    for name, func in (("value_after", lambda: c.value), ("decrement", c.decrement),
+                       ("value_end", lambda: c.value)):
+        steps[name] = _in_thread(func, deadline)
+        if steps[name]["hung"]:
+            break
+    return steps
+
+
+def race(n_threads: int, per_thread: int, start: int, wait: float, seed: int,
+         deadline: float) -> dict:
+    """n threads released at once by a barrier, each calling decrement() per_thread times."""
+    import counter
+
+    probe = _reset(seed)
+    c = counter.SafeCounter(start, functools.partial(rendezvous_latency, wait, 0.0002, 0.001))
+    barrier = threading.Barrier(n_threads)
+    returned: list = []
+    errors: list = []
+
+    def worker():
+        try:
+            barrier.wait()
+            for _ in range(per_thread):
+                returned.append(c.decrement())
+        except BaseException as e:  # noqa: BLE001 - reported to the student
+            errors.append(f"{type(e).__name__}: {e}")
+
+    threads = [threading.Thread(target=worker, name=f"grader-{i}", daemon=True)
+               for i in range(n_threads)]
+    started = time.perf_counter()
+    for t in threads:
+        t.start()
+    end = time.monotonic() + deadline
+    for t in threads:
+        t.join(max(0.0, end - time.monotonic()))
+    hung = sum(t.is_alive() for t in threads)
+    seconds = time.perf_counter() - started
+    final = _in_thread(lambda: c.value, 1.0) if not hung else {"hung": True}
+    return {
+        "hung": hung,
+        "errors": errors[:3],
+        "returned": [repr(v)[:50] for v in returned],
+        "ints": [v for v in returned if type(v) is int],
+        "final": final,
+        "seconds": round(seconds, 3),
+        **probe.observed(),
+    }
+
+
+def drain(start: int, n_threads: int, stall: float, seed: int) -> dict:
+    """The course's program: drain_with_threads with a latency that counts its calls and
+    the decrement threads alive during the first call."""
+    import counter
+
+    probe = _reset(seed)
+    latency = functools.partial(census_latency, n_threads, stall, 5.0, 0.0002, 0.001)
+    before = set(threading.enumerate())
+    started = time.perf_counter()
+    result = counter.drain_with_threads(start, n_threads, latency)
+    seconds = time.perf_counter() - started
+    left = [t.name for t in threading.enumerate() if t.is_alive() and t not in before]
+    return {
+        "result": _describe(result),
+        "left": left[:5],
+        "n_left": len(left),
+        "threads_seen": probe.threads_seen,
+        "waited": probe.waited,
+        "seconds": round(seconds, 3),
+        **probe.observed(),
+    }

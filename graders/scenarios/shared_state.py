@@ -1,0 +1,42 @@
+"""Scenarios for shared_state.py: counting with threads (shared memory) and processes (not)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def _call(func, *args) -> dict:
+    """Call func(*args); describe what it returned and how long it took."""
+    started = time.perf_counter()
+    result = func(*args)
+    return {
+        "args": list(args),
+        "result": repr(result)[:200],
+        "is_int": type(result) is int,
+        "value": result if type(result) is int else None,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+
+
+def threads_count(sizes: list) -> dict:
+    """count_with_threads for each (n_threads, per_thread), with a tiny switch interval.
+
+    The harness's perturbation pauses the student's bytecodes at random; a switch interval
+    of 1 us makes the interpreter hand the GIL over at almost every chance it gets."""
+    import shared_state
+
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        runs = [_call(shared_state.count_with_threads, n, per) for n, per in sizes]
+    finally:
+        sys.setswitchinterval(before)
+    return {"runs": runs}
+
+
+def processes_count(n_procs: int, per_proc: int) -> dict:
+    """count_with_processes(n_procs, per_proc) under the start method of this run."""
+    import shared_state
+
+    return _call(shared_state.count_with_processes, n_procs, per_proc)

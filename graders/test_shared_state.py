@@ -1,0 +1,64 @@
+"""Grader for shared_state.py: threads share memory, processes do not (sections 7, 10, 11)."""
+
+import pytest
+
+from graders.harness import fail
+from graders.scenarios import shared_state as sc
+
+THREAD_SIZES = [(1, 10), (4, 20), (8, 8)]  # (n_threads, per_thread)
+PROCS, PER_PROC = 4, 50  # under perturbation an unlocked update loses ~50% of 200
+
+
+def _not_an_int(call: str, r: dict, expected: int) -> None:
+    if not r["is_int"]:
+        fail(f"{call} returned {r['result']}; expected the int {expected} (the total count).")
+
+
+@pytest.mark.points(3)
+def test_threads_count_exactly(student):
+    """count_with_threads loses no update when threads are paused between bytecodes"""
+    r = student.run(sc.threads_count, THREAD_SIZES, perturb=True, what="count_with_threads()")
+    for run in r["runs"]:
+        n, per = run["args"]
+        expected = n * per
+        call = f"count_with_threads({n}, {per})"
+        _not_an_int(call, run, expected)
+        got = run["value"]
+        if got < expected:
+            fail(f"{call} returned {got}, expected {expected}: {expected - got} of {expected} "
+                 f"additions were lost. Two threads read the same value of the counter and "
+                 f"both wrote back value + 1. The graders pause threads between bytecodes (as "
+                 f"a free-threaded Python may), so the whole read-add-write (`counter += 1`, "
+                 f"a check-then-set on a dict too) must run while holding ONE "
+                 f"threading.Lock that every thread shares: `with lock:` around it. A lock "
+                 f"made inside each thread, or held only for the read, protects nothing.")
+        if got != expected:
+            fail(f"{call} returned {got}, expected {expected}: each of the {n} threads must "
+                 f"add 1 exactly {per} times to one counter that starts at 0.")
+
+
+@pytest.mark.points(2)
+def test_processes_count_exactly(student, start_method):
+    """count_with_processes adds up every process's count in shared memory"""
+    r = student.run(sc.processes_count, PROCS, PER_PROC, start_method=start_method,
+                    perturb=True, what="count_with_processes()")
+    expected = PROCS * PER_PROC
+    call = f"count_with_processes({PROCS}, {PER_PROC}) under {start_method}"
+    _not_an_int(call, r, expected)
+    got = r["value"]
+    if got == 0:
+        fail(f"{call} returned 0, expected {expected}: the additions made in the child "
+             f"processes never reached the parent. Processes do not share memory: a global "
+             f"(or any plain variable) changed in a child changes only that child's copy. "
+             f"Create a multiprocessing.Value in count_with_processes() and pass it to every "
+             f"process as an argument.")
+    if 0 < got < expected:
+        fail(f"{call} returned {got}, expected {expected}: {expected - got} additions were "
+             f"lost between processes. `v.value += 1` reads and writes in two steps, so two "
+             f"processes can read the same value: hold the Value's own lock around the whole "
+             f"update (`with v.get_lock(): v.value += 1`). A lock created at module level is "
+             f"a different lock in each process under spawn and forkserver: pass the Value "
+             f"(or the lock) to every process.")
+    if got != expected:
+        fail(f"{call} returned {got}, expected {expected}: each of the {PROCS} processes must "
+             f"add 1 exactly {PER_PROC} times to one shared counter that starts at 0.")
