@@ -1,0 +1,366 @@
+"""Scenarios for producer_consumer.py: producers and consumers on a JoinableQueue (section 6).
+
+The consumer is driven in this process, on a JoinableQueue that counts every get() and
+task_done(), so a missing or doubled task_done() is seen exactly. kitchen() runs in a thread
+of this process while the main thread watches the grader's `eat`, which every consumer
+process calls: each call appends one line to a file of its own process. A kitchen that stops
+making progress is diagnosed from where its thread is stuck (q.join() or a process join)
+instead of waiting for the harness timeout.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import linecache
+import multiprocessing
+import multiprocessing.process
+import multiprocessing.queues
+import os
+import sys
+import tempfile
+import threading
+import time
+
+# Consumer processes import this module to unpickle `eat`: keep its imports light (no psutil).
+SCALE = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))  # as graders.harness.SCALE
+GRACE = 1.0 * SCALE  # s processes get to end after kitchen() returns (harness leak_grace)
+END = "<the grader's end marker>"
+AFTER_ALL = 1.5 * SCALE  # s kitchen() may take to return once every item has been eaten
+STALL = 4.0 * SCALE  # s without a new item eaten before kitchen() counts as stuck
+LIMIT = 14.0 * SCALE  # s for a whole kitchen() call
+
+
+# ------------------------------------------------------------------------ the grader's eat
+
+
+class BadBun(ValueError):
+    """What the grader's eat raises, on purpose, for some items."""
+
+
+def _text(item) -> str | None:
+    return item if isinstance(item, str) or item is None else f"{type(item).__name__} {item!r}"
+
+
+def record_eat(folder: str, delay: float, bad: tuple, name, item) -> None:
+    """The `eat` handed to kitchen(): wait `delay` s, then append [name, pid, item] to the
+    file of this process; raise BadBun for the items in `bad` (after recording them)."""
+    time.sleep(delay)
+    line = json.dumps([str(name)[:60], os.getpid(), _text(item)]) + "\n"
+    fd = os.open(os.path.join(folder, f"eat-{os.getpid()}"),
+                 os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        os.write(fd, line.encode())
+    finally:
+        os.close(fd)
+    if item in bad:
+        raise BadBun(f"the grader's eat() refuses {item!r} (a bad bun, on purpose)")
+
+
+def _eaten(folder: str) -> list[list]:
+    rows = []
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name), encoding="utf-8") as f:
+            for line in f:
+                if line.endswith("\n"):
+                    rows.append(json.loads(line))
+    return rows
+
+
+def _n_eaten(folder: str) -> int:
+    n = 0
+    for name in os.listdir(folder):
+        with open(os.path.join(folder, name), "rb") as f:
+            n += f.read().count(b"\n")
+    return n
+
+
+# ------------------------------------------------------------------------------ producer
+
+
+def producer_run() -> dict:
+    """producer() twice on one JoinableQueue (5 items, then 0), then read everything back."""
+    import producer_consumer as pc
+
+    q = multiprocessing.JoinableQueue()
+    pc.producer("jason", "bun", 5, q)
+    pc.producer("ahsan", "naan", 0, q)
+    q.put(END)
+    got = []
+    while True:
+        item = q.get(timeout=5)
+        if item == END:
+            break
+        got.append(_text(item))
+    return {"items": got}
+
+
+# ------------------------------------------------------------------------------ consumer
+
+
+class _AfterStop(BaseException):
+    """Raised by CountingQueue.get() after the stop sign: ends a consumer that goes on."""
+
+
+class CountingQueue(multiprocessing.queues.JoinableQueue):
+    """A real JoinableQueue that logs every get() and task_done() of this process, in order."""
+
+    def __init__(self):
+        super().__init__(ctx=multiprocessing.get_context())
+        self.log: list[list] = []
+        self.stopped = False
+
+    def get(self, *args, **kwargs):
+        if self.stopped:
+            self.log.append(["get after stop"])
+            raise _AfterStop("the grader stops a consumer that took a second item after None")
+        item = super().get(*args, **kwargs)
+        self.log.append(["get", _text(item)])
+        self.stopped = item is None
+        return item
+
+    def task_done(self):
+        self.log.append(["done"])
+        super().task_done()
+
+
+_EATS: list[list] = []
+
+
+def counting_eat(bad: tuple, name, item) -> None:
+    """The `eat` handed to consumer() in this process: log the call, raise for `bad` items."""
+    _EATS.append([str(name)[:60], _text(item)])
+    if item in bad:
+        raise BadBun(f"the grader's eat() refuses {item!r} (a bad bun, on purpose)")
+
+
+def _call(func, args, box: dict) -> None:
+    try:
+        box["returned"] = _text(func(*args))
+    except BaseException as e:  # noqa: BLE001 - handed to the scenario
+        box["error"] = e
+
+
+def consumer_run(first: list, second: list, bad: list) -> dict:
+    """consumer() in a thread: `first` is queued before it starts; once those are eaten and
+    the queue has stayed empty a moment, `second` and the stop sign follow."""
+    import producer_consumer as pc
+
+    _EATS.clear()
+    q = CountingQueue()
+    for item in first:
+        q.put(item)
+    box: dict = {}
+    eat = functools.partial(counting_eat, tuple(bad))
+    t = threading.Thread(target=_call, args=(pc.consumer, ("diner-7", q, eat), box),
+                         name="grader-consumer", daemon=True)
+    t.start()
+    deadline = time.monotonic() + 3 * SCALE
+    while len(_EATS) < len(first) and t.is_alive() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    time.sleep(0.05)  # the queue stays empty for a moment
+    early = not t.is_alive()
+    for item in [*second, None]:
+        q.put(item)
+    t.join(3 * SCALE)
+    error = box.get("error")
+    if isinstance(error, NotImplementedError):
+        raise error
+    return {
+        "returned": not t.is_alive(),
+        "early": early,
+        "raised": None if error is None or isinstance(error, _AfterStop)
+        else f"{type(error).__name__}: {error}",
+        "after_stop": any(e == ["get after stop"] for e in q.log),
+        "log": q.log,
+        "eats": list(_EATS),
+    }
+
+
+# ------------------------------------------------------------------------------- kitchen
+
+
+def _role_of(target) -> str:
+    target = getattr(target, "func", target)  # a functools.partial
+    name = str(getattr(target, "__qualname__", getattr(target, "__name__", ""))).lower()
+    return "consumer" if "consum" in name else "producer" if "produc" in name else "process"
+
+
+def _role(process) -> str:
+    return getattr(process, "_grader_role", "process")
+
+
+def _label_processes() -> None:
+    """Wrap Process.start so every process started is labelled consumer/producer/process
+    by its target (start() deletes the target); for the feedback only."""
+    base = multiprocessing.process.BaseProcess
+    if getattr(base.start, "_grader", False):
+        return
+    original = base.start
+
+    def start(self):
+        target = getattr(self, "_target", None)
+        if target is None and type(self).run is not base.run:
+            target = type(self).run
+        self._grader_role = _role_of(target)
+        return original(self)
+
+    start._grader = True
+    base.start = start
+
+
+def _processes() -> list:
+    """The processes this process started and has not reaped (multiprocessing's own set)."""
+    for _ in range(100):
+        try:
+            return list(getattr(multiprocessing.process, "_children", ()))
+        except RuntimeError:  # the set changed size while the kitchen thread started one
+            time.sleep(0.001)
+    return []
+
+
+def _stuck_where(thread: threading.Thread) -> dict:
+    """Where the kitchen thread waits: in q.join(), joining a process, or elsewhere."""
+    frame = sys._current_frames().get(thread.ident)
+    impl = os.path.abspath(sys.path[0]) + os.sep
+    out: dict = {"kind": "other", "line": ""}
+    while frame is not None:
+        code = frame.f_code
+        path = code.co_filename.replace("\\", "/")
+        if out["kind"] == "other" and "/multiprocessing/" in path:
+            if code.co_name == "join" and path.endswith("queues.py"):
+                out["kind"] = "queue join"
+                try:
+                    out["unfinished"] = frame.f_locals["self"]._unfinished_tasks.get_value()
+                except Exception:  # noqa: BLE001 - only a detail of the message
+                    pass
+            elif code.co_name == "join" and path.endswith("process.py"):
+                out["kind"] = "process join"
+                out["joined"] = _role(frame.f_locals.get("self"))
+        if not out["line"] and os.path.abspath(code.co_filename).startswith(impl):
+            text = linecache.getline(code.co_filename, frame.f_lineno).strip()
+            out["line"] = f"line {frame.f_lineno}, in {code.co_name}: {text}"
+        frame = frame.f_back
+    return out
+
+
+def _stderr_tail(chars: int = 1500) -> str:
+    """The end of what this process and its children wrote to stderr (a file, on Linux)."""
+    try:
+        path = os.readlink("/proc/self/fd/2")
+        with open(path, "rb") as f:
+            f.seek(max(0, os.path.getsize(path) - chars))
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _leftovers(grace: float) -> tuple[list[str], list[str]]:
+    """Processes below this one that still run or are unreaped zombies, after up to `grace`
+    s, by role. Reaps nothing (a zombie here is a process kitchen() never joined)."""
+    import psutil
+
+    from graders._child import _helper_pids
+
+    deadline = time.monotonic() + grace
+    while True:
+        roles = {p.pid: _role(p) for p in _processes() if p.pid}
+        helpers = _helper_pids()
+        running, zombies = [], []
+        for p in psutil.Process().children(recursive=True):
+            if p.pid in helpers:
+                continue
+            try:
+                dead = p.status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                continue
+            (zombies if dead else running).append(roles.get(p.pid, "process"))
+        if not (running or zombies) or time.monotonic() >= deadline:
+            return running, zombies
+        time.sleep(0.01)
+
+
+def _kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float, bad: list) -> dict:
+    """One kitchen() call, watched; returns what was observed."""
+    from graders.scenarios.common import kill_children
+
+    _label_processes()
+    folder = tempfile.mkdtemp(dir=".")
+    eat = functools.partial(record_eat, folder, delay, tuple(bad))
+    expected = len(menu) * count
+    threads_before = set(threading.enumerate())
+    box: dict = {}
+    t = threading.Thread(target=_call, args=(pc.kitchen, (menu, count, n_consumers, eat), box),
+                         name="grader-kitchen", daemon=True)
+    start = last_move = time.monotonic()
+    all_eaten_at = None
+    seen = 0
+    t.start()
+    stuck = ""
+    while t.is_alive():
+        now = time.monotonic()
+        n = _n_eaten(folder)
+        if n != seen:
+            seen, last_move = n, now
+        if n >= expected:
+            all_eaten_at = all_eaten_at or now
+            if now - all_eaten_at > AFTER_ALL:
+                stuck = "after all"
+        elif now - last_move > STALL:
+            stuck = "stalled"
+        if now - start > LIMIT:
+            stuck = "limit"
+        if stuck:
+            break
+        time.sleep(0.01)
+    now = time.monotonic()
+    out: dict = {"menu": menu, "count": count, "n_consumers": n_consumers, "bad": bad,
+                 "expected": expected, "stuck": stuck, "seconds": round(now - start, 2)}
+    if stuck:
+        out["where"] = _stuck_where(t)
+        procs = _processes()
+        out["alive"] = [_role(p) for p in procs if p.is_alive()]
+        out["died"] = [[_role(p), p.exitcode] for p in procs
+                       if not p.is_alive() and p.exitcode not in (0, None)]
+        out["eaten"] = _eaten(folder)
+        out["stderr"] = _stderr_tail() if out["died"] else ""
+        kill_children()
+        t.join(0.5)
+        return out
+    error = box.get("error")
+    if error is not None:
+        kill_children()
+        raise error
+    out["eaten"] = _eaten(folder)  # what had been eaten when kitchen() returned
+    out["running"], out["zombies"] = _leftovers(GRACE)
+    out["threads"] = [
+        th.name for th in threading.enumerate()
+        if th not in threads_before and th is not t and th.is_alive()
+        and not th.name.startswith("QueueFeederThread")
+    ]
+    out["eaten_later"] = _n_eaten(folder) - len(out["eaten"])
+    out["my_pid"] = os.getpid()
+    if out["running"] or out["zombies"]:
+        kill_children()
+    return out
+
+
+MENU = {"jason": "masala", "niran": "durian"}  # two cooks: each spawned process costs time
+
+
+def kitchen_run(count: int, n_consumers: int, delay: float) -> dict:
+    """The course's kitchen: two cooks, several diners; eat raises for two of the items."""
+    import producer_consumer as pc
+
+    bad = ["jason:masala:1", f"niran:durian:{count - 1}"]
+    return _kitchen(pc, MENU, count, n_consumers, delay, bad)
+
+
+def kitchen_small_run() -> dict:
+    """Two small kitchens: one diner for two cooks; two diners and nothing to eat."""
+    import producer_consumer as pc
+
+    one = _kitchen(pc, {"jason": "masala", "ahsan": "naan"}, 3, 1, 0.001, [])
+    if one["stuck"] or one["running"] or one["zombies"]:
+        return {"one": one}
+    return {"one": one, "empty": _kitchen(pc, {"jason": "masala"}, 0, 2, 0.001, [])}
