@@ -19,65 +19,14 @@ The verdict is made by the grading process from that data, never here.
 from __future__ import annotations
 
 import builtins
-import faulthandler
 import importlib
 import json
 import os
-import random
 import signal
 import sys
 import threading
 import time
 import traceback
-
-_stack_file = None
-
-
-def install_stack_dumps() -> None:
-    """On SIGUSR1, write every thread's stack to $GRADER_STACKS/<pid>.txt (also after fork)."""
-    global _stack_file
-    folder = os.environ.get("GRADER_STACKS")
-    if not folder or not hasattr(signal, "SIGUSR1"):
-        return
-    _stack_file = open(os.path.join(folder, f"{os.getpid()}.txt"), "w")  # noqa: SIM115
-    faulthandler.register(signal.SIGUSR1, file=_stack_file, all_threads=True)
-    if not getattr(install_stack_dumps, "_at_fork", False):
-        os.register_at_fork(after_in_child=install_stack_dumps)
-        install_stack_dumps._at_fork = True
-
-
-def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float = 0.0002) -> None:
-    """Pause student code between bytecodes, at random, to expose races the GIL hides.
-
-    A tracer on every thread (and, through sitecustomize and fork, every process) slows only
-    frames whose code lives in the implementation folder: at each bytecode, with probability
-    `rate`, it sleeps `pause` s, which lets another thread run right there. The decisions come
-    from a per-thread random stream seeded by `seed`, the process id order aside.
-    """
-    prefix = os.path.abspath(impl) + os.sep
-    local = threading.local()
-    counter = iter(range(1, 1 << 30))
-
-    def rng() -> random.Random:
-        r = getattr(local, "rng", None)
-        if r is None:
-            r = local.rng = random.Random(seed * 7919 + next(counter))
-        return r
-
-    def opcode(frame, event, arg):
-        if event == "opcode" and rng().random() < rate:
-            time.sleep(pause)
-        return opcode
-
-    def call(frame, event, arg):
-        if frame.f_code.co_filename.startswith(prefix):
-            frame.f_trace_opcodes = True
-            return opcode
-        return None
-
-    threading.settrace(call)
-    sys.settrace(call)
-    os.environ["GRADER_PERTURB"] = f"{impl}{os.pathsep}{seed}"
 
 
 def make_subreaper() -> bool:
@@ -100,21 +49,100 @@ def _student_frames(tb, impl: str) -> str:
 def _helper_pids() -> set[int]:
     """multiprocessing's own long-lived helpers (forkserver, resource tracker) are no leak."""
     pids = set()
+    forkserver = sys.modules.get("multiprocessing.forkserver")  # loaded only if ever used
+    tracker = sys.modules.get("multiprocessing.resource_tracker")
     try:
-        from multiprocessing import forkserver, resource_tracker
-
-        pids.add(forkserver._forkserver._forkserver_pid)
-        pids.add(resource_tracker._resource_tracker._pid)
-    except Exception:
+        if forkserver:
+            pids.add(forkserver._forkserver._forkserver_pid)
+        if tracker:
+            pids.add(tracker._resource_tracker._pid)
+    except AttributeError:
         pass
     return {p for p in pids if p}
 
 
+def trusted_import(name: str):
+    """Import a module the harness relies on, never a same-named file of the student's."""
+    saved = sys.path[:]
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _IMPL[0]]
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path[:] = saved
+
+
+_IMPL = [""]  # the implementation folder, set by main()
+
+
+def _descendants() -> list[tuple[int, bool]]:
+    """(pid, is_zombie) of every process below this one. Linux reads /proc directly (fast,
+    no psutil import in every child); elsewhere psutil answers."""
+    if os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
+        found, todo = [], [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            try:
+                tasks = os.listdir(f"/proc/{pid}/task")
+            except OSError:
+                continue
+            for task in tasks:
+                try:
+                    with open(f"/proc/{pid}/task/{task}/children") as f:
+                        kids = [int(k) for k in f.read().split()]
+                except OSError:
+                    continue
+                for kid in kids:
+                    try:
+                        with open(f"/proc/{kid}/stat") as f:
+                            zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+                    except (OSError, IndexError):
+                        continue
+                    found.append((kid, zombie))
+                    todo.append(kid)
+        return found
+    psutil = trusted_import("psutil")
+    out = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            out.append((p.pid, p.status() == psutil.STATUS_ZOMBIE))
+        except psutil.Error:
+            pass
+    return out
+
+
+def _listening() -> list[str]:
+    """Addresses of listening TCP sockets this process holds."""
+    if os.path.exists("/proc/net/tcp"):
+        inodes = set()
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                link = os.readlink(f"/proc/self/fd/{fd}")
+            except OSError:
+                continue
+            if link.startswith("socket:["):
+                inodes.add(link[8:-1])
+        found = []
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            try:
+                with open(table) as f:
+                    rows = f.read().splitlines()[1:]
+            except OSError:
+                continue
+            for row in rows:
+                cols = row.split()
+                if len(cols) > 9 and cols[3] == "0A" and cols[9] in inodes:
+                    found.append(f"port {int(cols[1].rsplit(':', 1)[1], 16)}")
+        return found
+    psutil = trusted_import("psutil")
+    try:
+        conns = psutil.Process().net_connections(kind="inet")
+    except (psutil.Error, OSError):
+        return []
+    return [f"{c.laddr.ip}:{c.laddr.port}" for c in conns if c.status == "LISTEN"]
+
+
 def find_leaks(threads_before: set, checks: dict, grace: float) -> list[str]:
     """What the student code left behind, waiting up to `grace` s for it to wind down."""
-    import psutil
-
-    me = psutil.Process()
     deadline = time.monotonic() + grace
     while True:
         leaks = []
@@ -129,14 +157,9 @@ def find_leaks(threads_before: set, checks: dict, grace: float) -> list[str]:
                 leaks.append(f"{len(alive)} thread(s) still running: {names}")
         if checks.get("processes", True):
             helpers = _helper_pids()
-            running, zombies = [], []
-            for p in me.children(recursive=True):
-                if p.pid in helpers:
-                    continue
-                try:
-                    (zombies if p.status() == psutil.STATUS_ZOMBIE else running).append(p.pid)
-                except psutil.NoSuchProcess:
-                    pass
+            procs = [(pid, z) for pid, z in _descendants() if pid not in helpers]
+            running = [pid for pid, zombie in procs if not zombie]
+            zombies = [pid for pid, zombie in procs if zombie]
             if running:
                 leaks.append(f"{len(running)} child process(es) still running (pids {running})")
             if zombies:
@@ -144,15 +167,10 @@ def find_leaks(threads_before: set, checks: dict, grace: float) -> list[str]:
                     f"{len(zombies)} zombie process(es) that were never joined (pids {zombies})"
                 )
         if checks.get("sockets", True):
-            try:
-                listening = [
-                    c.laddr for c in me.net_connections(kind="inet") if c.status == "LISTEN"
-                ]
-            except (psutil.Error, OSError):
-                listening = []
+            listening = _listening()
             if listening:
-                addrs = ", ".join(f"{a.ip}:{a.port}" for a in listening)
-                leaks.append(f"{len(listening)} listening socket(s) left open ({addrs})")
+                leaks.append(f"{len(listening)} listening socket(s) left open "
+                             f"({', '.join(listening)})")
         if not leaks or time.monotonic() >= deadline:
             return leaks
         time.sleep(0.01)
@@ -190,13 +208,11 @@ def set_limits(limits: dict) -> None:
     if memory:  # threads reserve stacks and malloc arenas, so give it room
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     if hasattr(resource, "RLIMIT_NPROC") and hasattr(os, "geteuid") and os.geteuid() != 0:
-        import psutil
-
-        mine = sum(1 for p in psutil.process_iter(["uids"])
-                   if p.info["uids"] and p.info["uids"].real == os.getuid())
-        cap = mine + int(limits.get("processes", 0))
-        if cap > mine:
-            resource.setrlimit(resource.RLIMIT_NPROC, (cap, cap))
+        # the count is per user, over all their processes: leave room for what already runs
+        soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)
+        cap = 4096 + int(limits.get("processes", 0))
+        if hard == resource.RLIM_INFINITY or cap < hard:
+            resource.setrlimit(resource.RLIMIT_NPROC, (cap, hard))
 
 
 def _write_result(path: str, result: dict) -> None:
@@ -222,21 +238,21 @@ def main() -> None:
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
-    shield()
-    install_stack_dumps()
+    shield()  # stack dumps on SIGUSR1 were installed by sitecustomize (graders/_boot)
     make_subreaper()
     set_limits(request.get("limits", {}))
     import multiprocessing
-
-    import psutil  # noqa: F401 - imported before the student's folder can shadow it
 
     if request.get("start_method"):
         multiprocessing.set_start_method(request["start_method"], force=True)
     module_name, func_name = request["scenario"].split(":")
     scenario = getattr(importlib.import_module(module_name), func_name)
     impl = request["impl"]
+    _IMPL[0] = os.path.abspath(impl)
     sys.path.insert(0, impl)
     if request.get("perturb") is not None:
+        from graders._perturb import install_perturbation
+
         install_perturbation(impl, request["perturb"])
     threads_before = set(threading.enumerate())
     result = {"nonce": request["nonce"], "status": "ok", "value": None, "leaks": []}

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import ast
-import importlib
-import inspect
 import multiprocessing
 import os
 import time
-import traceback
 
 
 def _is_stub(func) -> bool:
     """True when the body (after a docstring) is only `raise NotImplementedError...`."""
+    import ast
+    import inspect
+
     try:
         tree = ast.parse(inspect.getsource(func).lstrip())
     except (OSError, TypeError, SyntaxError, IndentationError):
@@ -47,6 +46,10 @@ def _watched() -> dict:
 
 def probe(module: str) -> dict:
     """Import the student module; report whether it exists and which functions are stubs."""
+    import importlib
+    import inspect
+    import traceback
+
     impl = os.path.abspath(os.sys.path[0])
     if not os.path.exists(os.path.join(impl, module + ".py")):
         return {"state": "missing"}
@@ -89,9 +92,9 @@ def kill_children() -> list[int]:
 
     For a scenario that found the student's code stuck: it reports what it saw instead of
     waiting for the harness timeout, and leaves nothing behind."""
-    import psutil
+    from graders._child import _helper_pids, trusted_import
 
-    from graders._child import _helper_pids
+    psutil = trusted_import("psutil")
 
     helpers = _helper_pids()
     procs = [p for p in psutil.Process().children(recursive=True) if p.pid not in helpers]

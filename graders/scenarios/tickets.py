@@ -13,12 +13,13 @@ import time
 
 from graders.scenarios import common
 
-BIG = "x" * 2_000_000  # an extra key that every write keeps: makes a torn write easy to see
+BIG_SIZE = 2_000_000  # an extra key that every write keeps: makes a torn write easy to see
 
 
 SCALE = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))
 STALL = 3.0 * SCALE  # seconds without a single buy finishing: the buyers are stuck
 LIMIT = 12.0 * SCALE  # seconds for a whole race, stuck or not
+SETTLE = 0.05 * SCALE  # seconds a lock-free buyer gets to reach latency() once all are in buy()
 
 # ------------------------------------------------------------------ latencies handed to buy()
 
@@ -34,14 +35,16 @@ def _claim(folder: str, prefix: str) -> int:
             n += 1
 
 
-def rendezvous(folder: str, wait: float, seed: int, lock=None) -> None:
+def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0) -> None:
     """A latency that proves mutual exclusion or its absence, across processes.
 
     Counts its calls (files call-N). The first caller waits up to `wait` s for a second
     buyer to reach latency() too: with the lock held around read-latency-write that never
     happens; without it the second buyer gets in, has read the same ticket_num, and both
     write back the same value. Any two callers inside at once leave a file `overlap`.
-    With `lock`, also records a call made while the lock was not held.
+    With `lock`, also records a call made while the lock was not held. When the grader's
+    own buyers mark `entered-*` files as they call buy(), `expect` of them, the wait ends
+    SETTLE s after all have entered: a lock-free buyer reads a small file far sooner.
     """
     n = _claim(folder, "call")
     me = os.path.join(folder, f"in-{n}")
@@ -53,10 +56,13 @@ def rendezvous(folder: str, wait: float, seed: int, lock=None) -> None:
         open(os.path.join(folder, f"unlocked-{n}"), "w").close()
     if n == 0:
         deadline = time.monotonic() + wait
+        settled = expect == 0
         while time.monotonic() < deadline:
             if os.path.exists(os.path.join(folder, "call-1")):
                 open(os.path.join(folder, "overlap"), "w").close()
                 break
+            if not settled and sum(f.startswith("entered-") for f in os.listdir(folder)) >= expect:
+                settled, deadline = True, min(deadline, time.monotonic() + SETTLE)
             time.sleep(0.002)
     else:
         time.sleep(random.Random(seed * 1000 + n).uniform(0.0005, 0.003))
@@ -218,11 +224,12 @@ def find_during_buy(seed: int) -> dict:
             "found": common.plain(box.get("found"))}
 
 
-def _buyer(name: str, db: str, lock, barrier, latency, results: str) -> None:
+def _buyer(name: str, db: str, lock, barrier, latency, results: str, calls: str) -> None:
     """A buyer process of the grader: meet the others at the barrier, then buy()."""
     import tickets
 
     barrier.wait()
+    open(os.path.join(calls, f"entered-{name}"), "w").close()
     try:
         got = tickets.buy(name, db, lock, latency)
         text = "True" if got is True else "False" if got is False else \
@@ -241,10 +248,10 @@ def buy_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
     db = _make_db(folder, {"ticket_num": n_tickets})
     lock = multiprocessing.Lock()
     barrier = multiprocessing.Barrier(n_buyers)
-    latency = functools.partial(rendezvous, calls, wait, seed, lock)
+    latency = functools.partial(rendezvous, calls, wait, seed, lock, n_buyers)
     processes = [
         (f"buyer{i}", multiprocessing.Process(
-            target=_buyer, args=(f"buyer{i}", db, lock, barrier, latency, results)))
+            target=_buyer, args=(f"buyer{i}", db, lock, barrier, latency, results, calls)))
         for i in range(n_buyers)
     ]
     for _, p in processes:
@@ -330,7 +337,7 @@ def find_while_buying(n_buys: int, seed: int) -> dict:
     import tickets
 
     folder = tempfile.mkdtemp(dir=".")
-    db = _make_db(folder, {"ticket_num": n_buys, "log": BIG})
+    db = _make_db(folder, {"ticket_num": n_buys, "log": "x" * BIG_SIZE})
     inode = os.stat(db).st_ino
     lock = multiprocessing.Lock()
     stop = multiprocessing.Event()
@@ -355,7 +362,7 @@ def find_while_buying(n_buys: int, seed: int) -> dict:
         **seen,
         "replaced": replaced,
         "left": data.get("ticket_num"),
-        "kept": data.get("log") == BIG,
+        "kept": data.get("log") == "x" * BIG_SIZE,
         "files": sorted(os.listdir(folder)),
     }
 
