@@ -4,8 +4,10 @@ The harness starts `python -c "from graders._child import main; main()"` in a ne
 writes one JSON request line on its stdin and waits. The child:
 
 1. reads the request, then points stdin at /dev/null (student code cannot read it);
-2. makes itself a child subreaper (Linux), so processes orphaned by student code come
-   back to it instead of init; and dumps every thread's stack on SIGUSR1;
+2. forks once and waits as a shim (student code that kills its parent hits the shim, not
+   pytest); the worker below makes itself a child subreaper (Linux), so processes orphaned
+   by student code come back to it, and sets the OS limits. Stack dumps on SIGUSR1 were
+   installed at start-up by graders/_boot/sitecustomize.py;
 3. puts the implementation folder first on sys.path, sets the multiprocessing start method;
 4. calls the scenario (a function in graders/scenarios/), which calls the student code and
    returns plain data (JSON) describing what it observed;

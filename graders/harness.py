@@ -234,7 +234,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         perturb: int | None = None) -> Outcome:
     """Call `scenario(*args)` (a function in graders.scenarios) in a fresh grading child.
 
-    With `perturb` (a seed), student code is paused at random bytecodes (see _child)."""
+    With `perturb` (a seed), student code is paused at random bytecodes (see _perturb)."""
     timeout = timeout or LIMITS["timeout"]
     with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
         tmp = Path(tmp)
