@@ -72,6 +72,8 @@ class Grading:
     def __init__(self, config):
         self.impl = resolve_impl(config.getoption("impl"))
         seed = config.getoption("seed")
+        if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller's seed
+            seed = config.workerinput["grading_seed"]
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**31)
         here = Path(config.invocation_params.dir)
         self.results_path = here / config.getoption("results")
@@ -151,14 +153,19 @@ def points_of(item) -> float:
 
 
 def pytest_collection_modifyitems(config, items):
-    g = config.stash[GRADING]
     for item in items:
-        g.tests[item.nodeid] = {
+        about = {
             "name": display_name(item), "exercise": exercise_of(item),
-            "points": points_of(item), "status": "not run", "output": "",
-            "test": item.originalname, "nodeid": item.nodeid,
-            "hidden": item.get_closest_marker("hidden") is not None, "seconds": 0.0,
+            "points": points_of(item), "test": item.originalname, "nodeid": item.nodeid,
+            "hidden": item.get_closest_marker("hidden") is not None,
         }
+        item.user_properties.append(("grading", about))  # reaches an xdist controller too
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    """pytest-xdist: every worker grades with the controller's seed."""
+    node.workerinput["grading_seed"] = node.config.stash[GRADING].seed
 
 
 @pytest.fixture
@@ -193,9 +200,11 @@ def graders_untouched(request):
 
 def pytest_runtest_logreport(report):
     g = _grading
-    if g is None or report.nodeid not in g.tests:
+    about = dict(report.user_properties).get("grading")
+    if g is None or not isinstance(about, dict):
         return
-    entry = g.tests[report.nodeid]
+    entry = g.tests.setdefault(report.nodeid, {**about, "status": "not run", "output": "",
+                                               "seconds": 0.0})
     entry["seconds"] += report.duration
     if report.failed:
         entry["status"] = "failed"
@@ -301,6 +310,8 @@ def pytest_sessionfinish(session, exitstatus):
         return
     harness.reap_orphans()
     g.workdir.cleanup()
+    if hasattr(session.config, "workerinput"):
+        return  # an xdist worker: the controller writes the reports
     result = results_json(g)
     write_json(g.results_path, result)
     classroom = session.config.getoption("classroom")
