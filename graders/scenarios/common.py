@@ -30,18 +30,30 @@ def _is_stub(func) -> bool:
     return isinstance(name, ast.Name) and name.id == "NotImplementedError"
 
 
-def _watched() -> dict:
+def _watched(builtin_names: dict | None = None) -> dict:
     """Builtins and standard-library functions that student code must not replace."""
     import builtins
     import json
     import threading
 
-    found = {f"builtins.{k}": v for k, v in vars(builtins).items() if not k.startswith("_")}
+    names = builtin_names if builtin_names is not None else vars(builtins)
+    found = {f"builtins.{k}": v for k, v in names.items() if not k.startswith("_")}
     for mod in (time, os, json, multiprocessing, threading):
         for k, v in vars(mod).items():
             if not k.startswith("_") and callable(v):
                 found[f"{mod.__name__}.{k}"] = v
     return found
+
+
+def _patched(before: dict) -> list[str]:
+    """Names patched since `before`; builtins are put back first (comparing needs them)."""
+    import builtins
+
+    from graders._child import _restore_builtins
+
+    now = builtins.__dict__.copy()  # a method call: works whatever was done to builtins
+    _restore_builtins()
+    return sorted(name for name, obj in _watched(now).items() if before.get(name) is not obj)
 
 
 def probe(module: str) -> dict:
@@ -56,12 +68,17 @@ def probe(module: str) -> dict:
     watched = _watched()
     try:
         mod = importlib.import_module(module)
-        patched = [name for name, obj in _watched().items() if watched.get(name) is not obj]
+        patched = _patched(watched)
         if patched:
             return {"state": "broken", "where": "",
-                    "error": f"it replaces {', '.join(sorted(patched))} at import: a module "
-                             f"must not patch Python's builtins or standard library"}
+                    "error": f"it replaces {', '.join(patched)} at import: a module must not "
+                             f"patch Python's builtins or standard library"}
     except BaseException as e:  # noqa: BLE001 - any failure at import is the finding
+        patched = _patched(watched)
+        if patched:
+            return {"state": "broken", "where": "",
+                    "error": f"it replaces {', '.join(patched)} at import (and then fails): a "
+                             f"module must not patch Python's builtins or standard library"}
         tb = traceback.extract_tb(e.__traceback__)
         mine = [f for f in tb if os.path.abspath(f.filename).startswith(impl)]
         detail = "".join(traceback.format_list(mine[-3:]))
