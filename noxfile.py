@@ -7,6 +7,9 @@
   nox -s bench                        how fast the graders are and how reliably they judge
   nox -s verify                       every broken variant caught, solutions full marks, N times
   nox -s coverage                     which lines of solutions/ the graders reach (>= 95 %)
+  nox -s release -- DEST              write the student repository (no solutions, no hidden)
+  nox -s gradescope                   build the Gradescope autograder: dist/autograder.zip
+  nox -s grade-all -- SUBMISSIONS     grade a class into reports/class/gradebook.csv
 
 Venvs are made with uv where it is installed, plain venv otherwise, and reused: a venv that
 already holds the kit's dependencies is not installed into again.
@@ -103,3 +106,33 @@ def coverage(session: nox.Session) -> None:
     session.run("coverage", "combine", "-q", env=env)
     session.run("coverage", "html", "-q", "-d", "reports/coverage", env=env)
     session.run("coverage", "report", env=env)
+
+
+@nox.session
+def release(session: nox.Session) -> None:
+    """Write the student repository to DEST: stubs, graders without hidden/, grade workflow.
+
+    nox -s release -- DEST"""
+    if not session.posargs:
+        session.error("where to? nox -s release -- DEST")
+    install(session, GRADE_DEPS)
+    session.run("python", "-m", "classroom.release", *session.posargs)
+
+
+@nox.session
+def gradescope(session: nox.Session) -> None:
+    """Build the Gradescope autograder zip (hidden graders included): dist/autograder.zip.
+
+    nox -s gradescope -- --out PATH    (somewhere else)"""
+    install(session, GRADE_DEPS)
+    session.run("python", "-m", "classroom.gradescope", *session.posargs)
+
+
+@nox.session(name="grade-all")
+def grade_all(session: nox.Session) -> None:
+    """Grade every submission in a folder, hidden graders included: reports/class/.
+
+    nox -s grade-all -- SUBMISSIONS [--shard I/N] [--jobs J] [-- PYTEST ARGS]
+    nox -s grade-all -- --merge       (join the shard gradebooks)"""
+    install(session, GRADE_DEPS)
+    session.run("python", "-m", "classroom.grade_all", *session.posargs)

@@ -1,0 +1,108 @@
+"""What the classroom scripts share: the kit's paths, its dependencies, the files they copy,
+and the leak check (no line of the reference solutions may reach a student)."""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+import shutil
+from pathlib import Path
+
+KIT = Path(__file__).resolve().parent.parent
+HERE = KIT / "classroom"
+SOLUTIONS = KIT / "solutions"
+EXERCISES = KIT / "exercises"
+GRADERS = KIT / "graders"
+IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".*")
+
+
+def grade_dependencies() -> list[str]:
+    """The `[project] dependencies` of the kit's pyproject.toml (what grading needs)."""
+    text = (KIT / "pyproject.toml").read_text(encoding="utf-8")
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10: the array is plain strings, a Python literal
+        found = re.search(r"^dependencies\s*=\s*(\[.*?\])", text, re.S | re.M)
+        if not found:
+            raise SystemExit("pyproject.toml has no [project] dependencies") from None
+        return list(ast.literal_eval(found.group(1)))
+    return list(tomllib.loads(text)["project"]["dependencies"])
+
+
+def student_pyproject() -> str:
+    """The pyproject.toml of the student repository: its dependencies, pytest and ruff."""
+    deps = "".join(f'    "{d}",\n' for d in grade_dependencies())
+    template = (HERE / "student-pyproject.toml").read_text(encoding="utf-8")
+    return template.replace("@DEPENDENCIES@\n", deps)
+
+
+def copy_graders(dest: Path, hidden: bool) -> None:
+    """graders/ into dest/graders, with or without graders/hidden/."""
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skip = set(IGNORED(folder, names))
+        if not hidden and Path(folder).resolve() == GRADERS:
+            skip.add("hidden")
+        return skip
+
+    shutil.copytree(GRADERS, dest / "graders", ignore=ignore)
+
+
+def fingerprint(graders: Path) -> str:
+    """The SHA-256 that every grading run prints for these grader files (as graders/conftest.py
+    computes it): students' reports show it, so a modified grader is seen."""
+    digest = hashlib.sha256()
+    for path in sorted(graders.rglob("*.py")):
+        digest.update(path.relative_to(graders).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def copy_exercises(dest: Path) -> None:
+    """The stubs, exercises/*.py, into dest/exercises."""
+    (dest / "exercises").mkdir(parents=True, exist_ok=True)
+    for path in sorted(EXERCISES.glob("*.py")):
+        shutil.copy2(path, dest / "exercises" / path.name)
+
+
+def _grader_text() -> str:
+    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(GRADERS.rglob("*.py")))
+
+
+def distinctive_lines(min_chars: int = 24) -> dict[str, list[str]]:
+    """Per solution file, the lines that only it holds: in no stub and in no grader.
+
+    Finding one of them in a tree means reference code leaked into it."""
+    graders = _grader_text()
+    stubs = "\n".join(p.read_text(encoding="utf-8") for p in sorted(EXERCISES.glob("*.py")))
+    found: dict[str, list[str]] = {}
+    for path in sorted(SOLUTIONS.glob("*.py")):
+        lines = []
+        for line in path.read_text(encoding="utf-8").splitlines():
+            line = line.strip()
+            if (len(line) >= min_chars and not line.startswith("#") and line not in stubs
+                    and line not in graders and line not in lines):
+                lines.append(line)
+        found[path.name] = lines
+    return found
+
+
+def find_leaks(tree: Path) -> list[str]:
+    """Files under `tree` that hold a distinctive line of a reference solution, or that are
+    kit-only material (solutions/, tests/, graders/hidden/); empty when nothing leaked."""
+    leaks = []
+    for name in ("solutions", "tests", "bench", "classroom", "graders/hidden"):
+        if (tree / name).exists():
+            leaks.append(f"{name}/ is in the tree")
+    wanted = distinctive_lines()
+    for path in sorted(p for p in tree.rglob("*") if p.is_file() and ".git" not in p.parts):
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
+        for solution, lines in wanted.items():
+            hit = next((line for line in lines if line in text), None)
+            if hit:
+                leaks.append(f"{path.relative_to(tree)} holds a line of solutions/{solution}: "
+                             f"{hit!r}")
+    return leaks

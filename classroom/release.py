@@ -1,0 +1,126 @@
+"""Write the student repository: what a student clones, works in and grades.
+
+    python -m classroom.release DEST        (nox -s release -- DEST)
+
+DEST gets exercises/ (the stubs), graders/ without graders/hidden/, a noxfile with only the
+`grade` and `lint` sessions (copied from the kit's noxfile, so they stay the same), a
+pyproject.toml with the grading dependencies, the student README, .gitignore and
+.github/workflows/grade.yml. Nothing else: no solutions, no kit tests or broken variants, no
+hidden graders, no instructor docs or scripts. DEST may exist (a clone of the template
+repository, whose .git is kept): the files above are replaced, nothing else is touched.
+The release is checked for leaks (any line that only a reference solution holds) before
+this script reports success.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import shutil
+import sys
+from pathlib import Path
+
+from classroom import kitfiles
+from classroom.kitfiles import HERE, KIT
+
+SESSIONS = ["install", "pytest_args", "grade", "lint"]  # copied from the kit's noxfile
+
+NOXFILE_HEAD = '''"""Sessions of the exercises repository.
+
+  nox -s grade                        grade exercises/ (the default session)
+  nox -s grade -- -k tickets -x       everything after -- goes to pytest
+  nox -s lint                         ruff
+
+Venvs are made with uv where it is installed, plain venv otherwise, and reused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["grade"]
+
+ROOT = Path(__file__).resolve().parent
+GRADE_DEPS = nox.project.load_toml(ROOT / "pyproject.toml")["project"]["dependencies"]
+'''
+
+# What the release writes; on a re-release into the same folder these are replaced.
+WRITTEN = ["exercises", "graders", "noxfile.py", "pyproject.toml", "README.md", ".gitignore",
+           ".github/workflows/grade.yml"]
+
+
+def student_noxfile() -> str:
+    """The kit's `grade` and `lint` sessions (and their helpers), with a student header."""
+    source = (KIT / "noxfile.py").read_text(encoding="utf-8")
+    lines = source.splitlines()
+    found = {}
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.FunctionDef) and node.name in SESSIONS:
+            first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+            found[node.name] = "\n".join(lines[first - 1:node.end_lineno])
+    missing = [name for name in SESSIONS if name not in found]
+    if missing:
+        raise SystemExit(f"noxfile.py has no {', '.join(missing)}: cannot write the release")
+    text = NOXFILE_HEAD + "".join(f"\n\n{found[name]}\n" for name in SESSIONS)
+    compile(text, "noxfile.py", "exec")
+    return text
+
+
+def check_dest(dest: Path) -> None:
+    if dest == KIT or KIT in dest.parents or dest in KIT.parents:
+        raise SystemExit(f"{dest}: the release must go outside the kit ({KIT})")
+    if dest.exists() and not dest.is_dir():
+        raise SystemExit(f"{dest} is a file")
+    if (dest / "solutions").exists() or (dest / "tests" / "mutants").exists():
+        raise SystemExit(f"{dest} holds solutions/ or tests/mutants/: not a student repository")
+
+
+def release(dest: Path) -> list[str]:
+    """Write the student repository into dest; return what leaked (empty when all is well)."""
+    dest = dest.expanduser().resolve()
+    check_dest(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    for name in WRITTEN:
+        path = dest / name
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+    kitfiles.copy_exercises(dest)
+    kitfiles.copy_graders(dest, hidden=False)
+    (dest / "noxfile.py").write_text(student_noxfile(), encoding="utf-8")
+    (dest / "pyproject.toml").write_text(kitfiles.student_pyproject(), encoding="utf-8")
+    shutil.copy(HERE / "student-README.md", dest / "README.md")
+    shutil.copy(HERE / "gitignore", dest / ".gitignore")
+    (dest / ".github" / "workflows").mkdir(parents=True, exist_ok=True)
+    shutil.copy(HERE / "grade.yml", dest / ".github" / "workflows" / "grade.yml")
+    return kitfiles.find_leaks(dest)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("dest", type=Path, help="folder of the student repository")
+    args = ap.parse_args(argv)
+    leaks = release(args.dest)
+    if leaks:
+        print("LEAK: the release holds what students must not see:", *leaks, sep="\n  ",
+              file=sys.stderr)
+        return 1
+    dest = args.dest.expanduser().resolve()
+    files = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*")
+                   if p.is_file() and ".git" not in p.relative_to(dest).parts[:1])
+    print(f"student repository written to {dest} ({len(files)} files); no leak found")
+    print(f"  exercises: {len(list((dest / 'exercises').glob('*.py')))} stubs; graders without "
+          f"hidden/; sessions: grade, lint; workflow: .github/workflows/grade.yml")
+    print(f"  graders sha256 {kitfiles.fingerprint(dest / 'graders')} (students' reports show it)")
+    print(f"  check it: cd {dest} && nox -s grade   (the stubs score 0)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
