@@ -32,13 +32,14 @@ def spin() -> None:
         pass
 
 
-def judge(kind: str, path: Path, tmp: Path) -> tuple[bool, float, str]:
+def judge(kind: str, path: Path, tmp: Path, workers: int) -> tuple[bool, float, str]:
     """Grade one implementation once; (verdict right?, seconds, what went wrong)."""
+    spread = ["-n", str(workers)] if workers > 1 else []
     if kind == "solutions":
-        g = kit.grade(kit.SOLUTIONS)
+        g = kit.grade(kit.SOLUTIONS, *spread)
         return g.full_marks and g.exit_code == 0, g.seconds, "; ".join(g.failed())
     if kind == "stubs":
-        g = kit.grade(kit.EXERCISES)
+        g = kit.grade(kit.EXERCISES, *spread)
         return g.results.get("score") == 0 and g.exit_code != 0, g.seconds, ""
     module, _rule, caught_by = kit.mutant_info(path)
     with tempfile.TemporaryDirectory(dir=tmp) as here:
@@ -51,6 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--hog", action="store_true", help="keep every core busy meanwhile")
     ap.add_argument("--jobs", type=int, default=1, help="gradings run at once")
+    ap.add_argument("--workers", type=int, default=2,
+                    help="pytest-xdist workers when grading solutions/stubs (as nox -s grade)")
     ap.add_argument("--only", help="only this module's variants (and no solutions/stubs rows)")
     ap.add_argument("--check", action="store_true", help="exit 1 on a false failure or escape")
     args = ap.parse_args(argv)
@@ -70,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp, \
                 ThreadPoolExecutor(args.jobs) as pool:
-            verdicts = list(pool.map(lambda j: judge(j[0], j[2], Path(tmp)), jobs))
+            verdicts = list(pool.map(lambda j: judge(j[0], j[2], Path(tmp), args.workers),
+                                     jobs))
     finally:
         for h in hogs:
             h.kill()
@@ -89,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             if not ok and why:
                 print(f"    wrong verdict: {why}")
                 break
-    print(f"\n{len(jobs)} gradings in {total:.1f} s (jobs={args.jobs}, hog={args.hog}); "
+    print(f"\n{len(jobs)} gradings in {total:.1f} s (jobs={args.jobs}, "
+          f"workers={args.workers}, hog={args.hog}); "
           f"wrong verdicts: {bad}")
     return 1 if args.check and bad else 0
 

@@ -37,6 +37,7 @@ Venvs are made with uv where it is installed, plain venv otherwise, and reused.
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import nox
