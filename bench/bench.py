@@ -1,6 +1,7 @@
 """How fast the graders are, and how reliably they judge.
 
-    python bench/bench.py [--repeat R] [--hog] [--jobs J] [--only MODULE] [--check]
+    python bench/bench.py [--repeat R] [--hog] [--jobs J] [--only MODULE | --no-variants]
+                          [--workers W] [--check]
 
 Grades solutions/ and the stubs (exercises/) R times each, and every broken variant in
 tests/mutants/ R times (its own module only, the rest of its folder being the reference).
@@ -55,13 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=2,
                     help="pytest-xdist workers when grading solutions/stubs (as nox -s grade)")
     ap.add_argument("--only", help="only this module's variants (and no solutions/stubs rows)")
+    ap.add_argument("--no-variants", action="store_true", help="only solutions and stubs")
     ap.add_argument("--check", action="store_true", help="exit 1 on a false failure or escape")
     args = ap.parse_args(argv)
 
     rows: list[tuple[str, str, Path | None]] = []
     if not args.only:
         rows += [("solutions", "solutions", None), ("stubs", "stubs", None)]
-    rows += [("variant", f"{p.parent.name}/{p.stem}", p) for p in kit.mutants(args.only)]
+    if not args.no_variants:
+        rows += [("variant", f"{p.parent.name}/{p.stem}", p) for p in kit.mutants(args.only)]
 
     hogs = []
     if args.hog:
