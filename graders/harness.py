@@ -304,10 +304,15 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             answer = json.loads((tmp / "result.json").read_text())
         except (OSError, ValueError):
             answer = None
-        if not isinstance(answer, dict) or answer.get("nonce") != nonce:
+        # The shim exits with the worker's status, 0 after a report; anything else means
+        # student code killed it (its parent) or the session, even if a report got out.
+        if not isinstance(answer, dict) or answer.get("nonce") != nonce or proc.returncode:
             code = proc.returncode
             how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
-            outcome.error = f"the grading child ended ({how}) before it reported a result"
+            reported = isinstance(answer, dict) and answer.get("nonce") == nonce
+            outcome.error = (f"the grading child ended ({how}) "
+                             + ("while your code ran" if reported
+                                else "before it reported a result"))
             return outcome
         outcome.status = str(answer.get("status"))
         outcome.value = answer.get("value")
