@@ -19,6 +19,7 @@ KIT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT / "solutions"
 EXERCISES = KIT / "exercises"
 MUTANTS = KIT / "tests" / "mutants"
+SESSION = uuid.uuid4().hex[:12]  # tags every grading this test session starts
 MODULES = sorted(p.stem[len("test_"):] for p in (KIT / "graders").glob("test_*.py"))
 
 
@@ -56,7 +57,7 @@ def grade(impl: Path, *pytest_args: str, modules: list[str] | None = None,
                "--results", str(results), f"--junitxml={junit}", "-q", "-p", "no:cacheprovider",
                *pytest_args]
         started = time.monotonic()
-        run_id = uuid.uuid4().hex
+        run_id = f"{SESSION}-{uuid.uuid4().hex}"
         proc = subprocess.run(cmd, cwd=KIT, capture_output=True, text=True, timeout=timeout,
                               stdin=subprocess.DEVNULL,
                               env={**os.environ, **(env or {}), "KIT_GRADE_ID": run_id})
@@ -66,14 +67,16 @@ def grade(impl: Path, *pytest_args: str, modules: list[str] | None = None,
         return Grade(proc.returncode, data, tree, proc.stdout + proc.stderr, seconds, run_id)
 
 
-def leftovers(g: Grade) -> list[str]:
-    """Processes of that grading run still alive (they inherit its KIT_GRADE_ID)."""
+def leftovers(g: Grade | None = None) -> list[str]:
+    """Processes of that grading run (or of any run of this session) still alive: they
+    inherit its KIT_GRADE_ID."""
     import psutil
 
     found = []
     for p in psutil.process_iter(["pid", "cmdline", "status"]):
         try:
-            if p.environ().get("KIT_GRADE_ID") == g.run_id:
+            tag = p.environ().get("KIT_GRADE_ID", "")
+            if (tag == g.run_id) if g else tag.startswith(SESSION + "-"):
                 found.append(f"{p.pid} {p.info['status']} {' '.join(p.info['cmdline'] or [])}")
         except (psutil.Error, OSError):
             pass

@@ -83,6 +83,11 @@ def sell(names, db, latency=None):
         """), "left things behind"),
     "kills its parent": (in_find("os.kill(os.getppid(), signal.SIGKILL)"),
                          "killed by signal 9"),
+    "kills its parent, then its new parent": (in_find("""
+        os.kill(os.getppid(), signal.SIGKILL)
+        time.sleep(0.2)
+        os.kill(os.getppid(), signal.SIGKILL)
+        """), "killed by signal 9"),
     "kills its process group": (in_find("os.killpg(os.getpgrp(), signal.SIGKILL)"),
                                 "before it reported a result"),
     "ignores SIGTERM and hangs": (in_find("""
