@@ -70,28 +70,29 @@ def test_find_takes_no_lock(student):
         fail(f"find() during a buy returned {r['found']!r}; expected 4 (the value before it).")
 
 
-def _check_race(r, who: str) -> None:
+def check_race(r, who: str, buyers: int = BUYERS, tickets: int = TICKETS) -> None:
+    """The verdict on a buy_race() run; the hidden crowd test uses it too."""
     answers = r["answers"]
     sold = sum(a == "True" for a in answers.values())
     odd = {n: a for n, a in answers.items() if a not in ("True", "False")}
     if r["stuck"]:
-        fail(f"{len(r['stuck'])} of {BUYERS} buyers never returned from buy() (no buyer "
+        fail(f"{len(r['stuck'])} of {buyers} buyers never returned from buy() (no buyer "
              f"finished for {sc.STALL:g} s) after {sold} ticket(s) were sold: the lock was not "
              f"released on some path, probably the sold-out one. Use `with lock:` so every "
              f"return releases it.")
     if odd:
         name, a = next(iter(odd.items()))
         fail(f"{len(odd)} buyer(s) did not get True/False from buy(); {name}: {a}.")
-    if r["overlap"] or sold > TICKETS or r["remaining"] != 0:
-        fail(f"{sold} of {BUYERS} {who} got a ticket but only {TICKETS} existed (ticket_num "
+    if r["overlap"] or sold > tickets or r["remaining"] != 0:
+        fail(f"{sold} of {buyers} {who} got a ticket but only {tickets} existed (ticket_num "
              f"now {r['remaining']!r}): two buyers were inside latency() at the same time, so "
              f"both read ticket_num before either wrote it back. buy() must read, wait for "
              f"latency() and write back while holding the lock.")
-    if sold != TICKETS:
-        fail(f"only {sold} of {TICKETS} tickets were sold to {BUYERS} {who}: every ticket "
+    if sold != tickets:
+        fail(f"only {sold} of {tickets} tickets were sold to {buyers} {who}: every ticket "
              f"should find a buyer.")
-    if r["calls"] != BUYERS:
-        fail(f"latency() was called {r['calls']} times for {BUYERS} buys: exactly once each.")
+    if r["calls"] != buyers:
+        fail(f"latency() was called {r['calls']} times for {buyers} buys: exactly once each.")
 
 
 @pytest.mark.points(3)
@@ -99,7 +100,7 @@ def test_no_ticket_sold_twice(student, start_method):
     """no ticket sold twice: 20 buyer processes call buy() at once for 5 tickets"""
     r = student.run(sc.buy_race, BUYERS, TICKETS, WAIT, student.seed,
                     start_method=start_method, what="buy()")
-    _check_race(r, "buyers calling buy() at once")
+    check_race(r, "buyers calling buy() at once")
     if r["unlocked"]:
         fail(f"latency() ran {r['unlocked']} time(s) while the lock passed to buy() was free: "
              f"hold that lock (not another one) around read, latency() and write.")
