@@ -1,13 +1,14 @@
 """How fast the graders are, and how reliably they judge.
 
     python bench/bench.py [--repeat R] [--hog] [--jobs J] [--only MODULE | --no-variants]
-                          [--workers W] [--check]
+                          [--workers W] [--modules M [M ...]] [--check]
 
 Grades solutions/ and the stubs (exercises/) R times each, and every broken variant in
 tests/mutants/ R times (its own module only, the rest of its folder being the reference).
 Prints one row per implementation: runs, how many gave full marks (solutions), 0 points
 (stubs) or were caught (variants), and the median wall time of one grading. --hog keeps
-every core busy with a spinning process meanwhile; --jobs grades J folders at once.
+every core busy with a spinning process meanwhile; --jobs grades J folders at once;
+--modules grades only those exercises in the solutions and stubs rows.
 With --check (what `nox -s verify` runs) the exit status is 1 on any false failure or escape.
 """
 
@@ -33,14 +34,15 @@ def spin() -> None:
         pass
 
 
-def judge(kind: str, path: Path, tmp: Path, workers: int) -> tuple[bool, float, str]:
+def judge(kind: str, path: Path, tmp: Path, workers: int,
+          modules: list[str] | None) -> tuple[bool, float, str]:
     """Grade one implementation once; (verdict right?, seconds, what went wrong)."""
     spread = ["-n", str(workers)] if workers > 1 else []
     if kind == "solutions":
-        g = kit.grade(kit.SOLUTIONS, *spread)
+        g = kit.grade(kit.SOLUTIONS, *spread, modules=modules)
         return g.full_marks and g.exit_code == 0, g.seconds, "; ".join(g.failed())
     if kind == "stubs":
-        g = kit.grade(kit.EXERCISES, *spread)
+        g = kit.grade(kit.EXERCISES, *spread, modules=modules)
         return g.results.get("score") == 0 and g.exit_code != 0, g.seconds, ""
     module, _rule, caught_by = kit.mutant_info(path)
     with tempfile.TemporaryDirectory(dir=tmp) as here:
@@ -55,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="gradings run at once")
     ap.add_argument("--workers", type=int, default=2,
                     help="pytest-xdist workers when grading solutions/stubs (as nox -s grade)")
+    ap.add_argument("--modules", nargs="+", metavar="M",
+                    help="grade only these exercises in the solutions and stubs rows")
     ap.add_argument("--only", help="only this module's variants (and no solutions/stubs rows)")
     ap.add_argument("--no-variants", action="store_true", help="only solutions and stubs")
     ap.add_argument("--check", action="store_true", help="exit 1 on a false failure or escape")
@@ -76,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp, \
                 ThreadPoolExecutor(args.jobs) as pool:
-            verdicts = list(pool.map(lambda j: judge(j[0], j[2], Path(tmp), args.workers),
+            verdicts = list(pool.map(lambda j: judge(j[0], j[2], Path(tmp), args.workers,
+                                               args.modules),
                                      jobs))
     finally:
         for h in hogs:
@@ -97,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"    wrong verdict: {why}")
                 break
     print(f"\n{len(jobs)} gradings in {total:.1f} s (jobs={args.jobs}, "
-          f"workers={args.workers}, hog={args.hog}); "
+          f"workers={args.workers}, hog={args.hog}, "
+          f"modules={' '.join(args.modules) if args.modules else 'all'}); "
           f"wrong verdicts: {bad}")
     return 1 if args.check and bad else 0
 
