@@ -33,8 +33,7 @@ def run_children(targets: Sequence[Callable[[], object]]) -> list[int]:
 def orphan(report: str) -> int:
     """Create an orphan process with a double fork; return the orphan's pid.
 
-    POSIX only (it needs ``os.fork``); elsewhere it raises
-    ``NotImplementedError``.
+    POSIX only: it needs ``os.fork``.
 
     Fork a child C. C forks a grandchild G and exits at once, without waiting
     for G, so G becomes an orphan. G polls (about every 10 ms, for at most

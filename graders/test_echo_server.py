@@ -216,7 +216,7 @@ def test_talk_gives_up_on_long_line(student):
 
 
 def test_open_server(student):
-    """open_server() returns a bound, listening TCP socket with SO_REUSEADDR"""
+    """open_server() returns a bound, listening TCP socket with SO_REUSEADDR; a busy port raises"""
     n_pending, backlog = N_PENDING, BACKLOG
     r = _client(student, "open_server")
     if "family" not in r:
@@ -240,6 +240,10 @@ def test_open_server(student):
     if r["rebind"] != "ok":
         fail(f"open_server() on the port of a server closed a moment ago failed "
              f"({r['rebind']}): set SO_REUSEADDR before bind.")
+    if r["busy"] != "raised":
+        fail(f"open_server() on a port another server was listening on {r['busy']} instead "
+             f"of raising OSError: when bind() fails, let its error propagate (close the "
+             f"socket first), never hand back a socket that is not bound and listening.")
     if r["pending"] < n_pending:
         fail(f"only {r['pending']} of {n_pending} clients could connect at once to "
              f"open_server(backlog={backlog}) before anyone accepted: pass `backlog` to "

@@ -93,15 +93,8 @@ def serve(server: socket.socket, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
                 conn, address = server.accept()
-            except TimeoutError:
-                continue  # nobody came: look at `stop` again
-            except OSError:
-                if server.fileno() == -1:
-                    return  # the server socket was closed under us
-                # A client that gave up before we accepted it, or out of file
-                # descriptors: wait a little (not a busy loop) and go on.
-                stop.wait(_ACCEPT_TIMEOUT)
-                continue
+            except (TimeoutError, ConnectionAbortedError):
+                continue  # nobody came (or a client gave up before we accepted it)
             conn.settimeout(None)  # talk() relies on blocking recv
             handler = threading.Thread(
                 target=talk, args=(conn,), name=f"talk-{address}", daemon=True

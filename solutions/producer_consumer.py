@@ -71,7 +71,6 @@ def kitchen(
         for i in range(n_consumers)
     ]
     started = []
-    finished = False
     try:
         for process in producers + consumers:
             process.start()
@@ -85,12 +84,10 @@ def kitchen(
             q.put(None)  # one stop sign each: a consumer returns after taking one
         for process in consumers:
             process.join()
-        finished = True
     finally:
-        if not finished:
-            # Something went wrong (a process failed to start, Ctrl-C ...): the
-            # consumers would wait forever, so stop everything we started.
-            for process in started:
-                process.terminate()
-            for process in started:
-                process.join()
+        # Normally every process has finished here, and terminate() does nothing. If
+        # something went wrong (a process failed to start, Ctrl-C ...), the consumers
+        # would wait forever: stop whatever still runs, and reap everything we started.
+        for process in started:
+            process.terminate()
+            process.join()

@@ -15,6 +15,7 @@ at once, and the grandchild is re-parented.
 import os
 import tempfile
 import time
+from typing import NoReturn
 from collections.abc import Callable, Sequence
 from multiprocessing import Process
 
@@ -79,11 +80,36 @@ def _grandchild(child_pid: int, report: str) -> int:
     return 0
 
 
+def _in_grandchild(child_pid: int, report: str, write_end: int) -> NoReturn:
+    """G: report once re-parented, and leave through os._exit, never into the caller's code."""
+    exit_code = 2  # if anything below fails
+    try:
+        os.close(write_end)  # else the caller would wait for G to close it
+        exit_code = _grandchild(child_pid, report)
+    finally:
+        os._exit(exit_code)
+
+
+def _in_child(report: str, read_end: int, write_end: int) -> NoReturn:
+    """C: fork G, send the caller G's pid, exit at once without waiting for G (G is orphaned).
+    Whatever happens, C leaves through os._exit, never back into the caller's code."""
+    exit_code = 1
+    try:
+        os.close(read_end)
+        my_pid = os.getpid()  # G needs it: G's parent may be gone before G can ask
+        grandchild_pid = os.fork()
+        if grandchild_pid == 0:
+            _in_grandchild(my_pid, report, write_end)
+        os.write(write_end, str(grandchild_pid).encode("ascii"))
+        exit_code = 0
+    finally:
+        os._exit(exit_code)
+
+
 def orphan(report: str) -> int:
     """Create an orphan process with a double fork; return the orphan's pid.
 
-    POSIX only (it needs ``os.fork``); elsewhere it raises
-    ``NotImplementedError``.
+    POSIX only: it needs ``os.fork``.
 
     Fork a child C. C forks a grandchild G and exits at once, without waiting
     for G, so G becomes an orphan. G polls (about every 10 ms, for at most
@@ -97,31 +123,10 @@ def orphan(report: str) -> int:
     sends it through a pipe. G is not the caller's child: whoever G is
     re-parented to reaps it. Raises ``OSError`` if C fails to fork G.
     """
-    if not hasattr(os, "fork"):
-        raise NotImplementedError("orphan() needs os.fork(): it runs on POSIX systems only")
-
     read_end, write_end = os.pipe()  # C -> caller: G's pid, as text
     child_pid = os.fork()
-
     if child_pid == 0:
-        # --- In C. Whatever happens, leave through os._exit, never back into the caller's code.
-        exit_code = 1
-        try:
-            os.close(read_end)
-            my_pid = os.getpid()  # G needs it: G's parent may be gone before G can ask
-            grandchild_pid = os.fork()
-            if grandchild_pid == 0:
-                # --- In G.
-                exit_code = 2  # if anything below fails
-                try:
-                    os.close(write_end)  # else the caller would wait for G to close it
-                    exit_code = _grandchild(my_pid, report)
-                finally:
-                    os._exit(exit_code)
-            os.write(write_end, str(grandchild_pid).encode("ascii"))
-            exit_code = 0
-        finally:
-            os._exit(exit_code)  # C exits at once, without waiting for G: G is orphaned
+        _in_child(report, read_end, write_end)  # never returns
 
     # --- In the caller.
     os.close(write_end)

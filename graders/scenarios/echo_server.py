@@ -8,6 +8,7 @@ leave the harness to kill the child.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import selectors
 import socket
@@ -409,7 +410,25 @@ def open_server_checks(n_pending: int, backlog: int, limit: float) -> dict:
         out["rebind"] = "ok"
     except OSError as e:
         out["rebind"] = f"{type(e).__name__}: {e}"
+    out["busy"] = _busy_port(echo_server.open_server)
     return out
+
+
+def _busy_port(open_server) -> str:
+    """open_server() on a port another server is listening on: bind must fail (OSError).
+    Not asked on Windows, where SO_REUSEADDR lets a second socket take a port in use."""
+    if sys.platform == "win32":
+        return "raised"
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen(1)
+        try:
+            s = open_server("127.0.0.1", other.getsockname()[1], 8)
+        except OSError:
+            return "raised"
+        with contextlib.suppress(Exception):
+            s.close()
+        return f"returned a {type(s).__name__}"
 
 
 # -------------------------------------------------------------------------------- serve()
