@@ -15,9 +15,9 @@ at once, and the grandchild is re-parented.
 import os
 import tempfile
 import time
-from typing import NoReturn
 from collections.abc import Callable, Sequence
 from multiprocessing import Process
+from typing import NoReturn
 
 # How long the grandchild in ``orphan`` waits to be re-parented, and how often it looks.
 _REPARENT_TIMEOUT = 5.0
