@@ -3,10 +3,11 @@
     python bench/bench.py [--repeat R] [--hog] [--jobs J] [--only MODULE | --no-variants]
                           [--workers W] [--modules M [M ...]] [--check]
 
-Grades solutions/ and the stubs (exercises/) R times each, and every broken variant in
-tests/mutants/ R times (its own module only, the rest of its folder being the reference).
-Prints one row per implementation: runs, how many gave full marks (solutions), 0 points
-(stubs) or were caught (variants), and the median wall time of one grading. --hog keeps
+Grades solutions/ and the stubs (exercises/) R times each, every correct alternative in
+tests/alternatives/ and every broken variant in tests/mutants/ R times (its own module only,
+the rest of its folder being the reference). Prints one row per implementation: runs, how
+many gave full marks (solutions, alternatives), 0 points (stubs) or were caught (variants),
+and the median wall time of one grading. --hog keeps
 every core busy with a spinning process meanwhile; --jobs grades J folders at once;
 --modules grades only those exercises in the solutions and stubs rows.
 With --check (what `nox -s verify` runs) the exit status is 1 on any false failure or escape.
@@ -44,6 +45,12 @@ def judge(kind: str, path: Path, tmp: Path, workers: int,
     if kind == "stubs":
         g = kit.grade(kit.EXERCISES, *spread, modules=modules)
         return g.results.get("score") == 0 and g.exit_code != 0, g.seconds, ""
+    if kind == "alternative":  # correct, in another style: full marks in its module
+        module = path.parent.name
+        with tempfile.TemporaryDirectory(dir=tmp) as here:
+            g = kit.grade(kit.mutant_folder(path, Path(here)), modules=[module])
+        score, max_score = g.score_of(module)
+        return max_score > 0 and score == max_score, g.seconds, "; ".join(g.failed())
     module, _rule, caught_by = kit.mutant_info(path)
     with tempfile.TemporaryDirectory(dir=tmp) as here:
         g = kit.grade(kit.mutant_folder(path, Path(here)), modules=[module])
@@ -68,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.only:
         rows += [("solutions", "solutions", None), ("stubs", "stubs", None)]
     if not args.no_variants:
+        rows += [("alternative", f"{p.parent.name}/{p.stem} (correct)", p)
+                 for p in kit.alternatives(args.only)]
         rows += [("variant", f"{p.parent.name}/{p.stem}", p) for p in kit.mutants(args.only)]
 
     hogs = []
@@ -88,13 +97,17 @@ def main(argv: list[str] | None = None) -> int:
             h.kill()
     total = time.monotonic() - started
 
-    bad = 0
+    false_failures = escapes = 0
     print(f"\n{'implementation':<52} {'runs':>4} {'right':>6} {'median s':>9}")
     for i, (kind, name, _path) in enumerate(rows):
         mine = verdicts[i * args.repeat:(i + 1) * args.repeat]
         right = sum(ok for ok, _, _ in mine)
-        bad += args.repeat - right
-        label = {"solutions": "full marks", "stubs": "0 points"}.get(kind, "caught")
+        if kind == "variant":
+            escapes += args.repeat - right  # a broken variant that kept its points
+        else:
+            false_failures += args.repeat - right  # a correct one judged wrong (or stubs > 0)
+        label = {"solutions": "full marks", "stubs": "0 points",
+                 "alternative": "full marks"}.get(kind, "caught")
         median = statistics.median(s for _, s, _ in mine)
         print(f"{name:<52} {args.repeat:>4} {right:>6} {median:>9.2f}  {label}")
         for ok, _, why in mine:
@@ -104,8 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{len(jobs)} gradings in {total:.1f} s (jobs={args.jobs}, "
           f"workers={args.workers}, hog={args.hog}, "
           f"modules={' '.join(args.modules) if args.modules else 'all'}); "
-          f"wrong verdicts: {bad}")
-    return 1 if args.check and bad else 0
+          f"false failures: {false_failures}, escapes: {escapes}")
+    return 1 if args.check and (false_failures or escapes) else 0
 
 
 if __name__ == "__main__":

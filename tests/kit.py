@@ -19,6 +19,7 @@ KIT = Path(__file__).resolve().parent.parent
 SOLUTIONS = KIT / "solutions"
 EXERCISES = KIT / "exercises"
 MUTANTS = KIT / "tests" / "mutants"
+ALTERNATIVES = KIT / "tests" / "alternatives"  # correct, written otherwise: full marks
 SESSION = uuid.uuid4().hex[:12]  # tags every grading this test session starts
 MODULES = sorted(p.stem[len("test_"):] for p in (KIT / "graders").glob("test_*.py"))
 
@@ -88,6 +89,13 @@ def mutants(module: str | None = None) -> list[Path]:
     return sorted(MUTANTS.glob(pattern))
 
 
+def alternatives(module: str | None = None) -> list[Path]:
+    """Correct implementations in another style than the reference's (they must get full
+    marks): tests/alternatives/<module>/<style>.py."""
+    pattern = f"{module}/*.py" if module else "*/*.py"
+    return sorted(ALTERNATIVES.glob(pattern))
+
+
 def mutant_info(path: Path) -> tuple[str, str, str]:
     """(module, the rule it breaks, the grader test that must catch it) of a mutant file."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -100,7 +108,8 @@ def mutant_info(path: Path) -> tuple[str, str, str]:
 
 
 def mutant_folder(path: Path, into: Path) -> Path:
-    """A folder holding the reference solutions with one module swapped for the mutant."""
+    """A folder holding the reference solutions with one module swapped for `path` (a mutant
+    or an alternative)."""
     folder = into / f"{path.parent.name}-{path.stem}"
     shutil.copytree(SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(path, folder / f"{path.parent.name}.py")
