@@ -86,11 +86,20 @@ def main(argv: list[str] | None = None) -> int:
             h.start()
     started = time.monotonic()
     jobs = [(kind, name, path) for kind, name, path in rows for _ in range(args.repeat)]
+    done = iter(range(1, len(jobs) + 1))  # next() on it is atomic enough across threads
+
+    def progress(job, verdict):
+        """One line on stderr per grading, so a long verify shows it is moving."""
+        ok, seconds, _why = verdict
+        print(f"[{next(done)}/{len(jobs)}] {job[1]}: {'right' if ok else 'WRONG'} "
+              f"{seconds:.1f} s", file=sys.stderr, flush=True)
+        return verdict
+
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp, \
                 ThreadPoolExecutor(args.jobs) as pool:
-            verdicts = list(pool.map(lambda j: judge(j[0], j[2], Path(tmp), args.workers,
-                                               args.modules),
+            verdicts = list(pool.map(lambda j: progress(j, judge(j[0], j[2], Path(tmp),
+                                                                 args.workers, args.modules)),
                                      jobs))
     finally:
         for h in hogs:

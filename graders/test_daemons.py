@@ -69,7 +69,7 @@ def test_guardian_ends_with_main(student, start_method):
         fail("no guardian process was running target(*args) to check (see the test above: "
              "start_guardian() must return the started daemon process that runs it).")
     if not r["main_ended"]:
-        fail(f"the main process did not end within {sc.MAIN_EXIT:g} s after its last "
+        fail(f"the main process did not end within {r['main_wait']:g} s after its last "
              f"statement: it was waiting for the guardian, which sleeps {sc.SLEEP:g} s. "
              f"multiprocessing joins non-daemon processes at exit; a guardian must be a "
              f"daemon (daemon=True before start()).")

@@ -12,6 +12,7 @@ import time
 
 SLEEP = 60.0  # the guardian's target sleeps this long: only a daemon ends before that
 MAIN_EXIT = 5.0  # seconds the main process gets to end after its last statement
+BRIEF_EXIT = 1.0  # ... when start_guardian() gave no started daemon process (already wrong)
 GONE = 3.0  # seconds the guardian gets to disappear once the main process has ended
 
 
@@ -64,7 +65,8 @@ def main_process(folder: str) -> None:
                         is_process=isinstance(p, multiprocessing.process.BaseProcess))
             if seen["is_process"]:
                 seen.update(pid=p.pid, alive=p.is_alive(), daemon=bool(p.daemon))
-        seen["guardian"] = _read_guardian(folder, 5.0)
+        # A process that was never started (or died) writes no note: no need to wait long.
+        seen["guardian"] = _read_guardian(folder, 5.0 if seen.get("alive") else 0.3)
     finally:
         tmp = os.path.join(folder, "main.tmp")
         with open(tmp, "w") as f:
@@ -109,9 +111,18 @@ def guardian(start_method: str) -> dict:
     deadline = time.monotonic() + 15.0  # for the main's own work: start_guardian, guardian
     while main.poll() is None and not os.path.exists(seen_path) and time.monotonic() < deadline:
         time.sleep(0.005)
+    result["main_wait"] = MAIN_EXIT
     if os.path.exists(seen_path):  # its last statement is done: now it must end
         try:
-            main.wait(MAIN_EXIT)
+            seen = json.load(open(seen_path))
+        except (OSError, ValueError):
+            seen = {}
+        if not seen.get("daemon"):
+            # Not a started daemon process (or start_guardian failed): a correct guardian
+            # always is one, and the main may well wait for it at exit. Do not wait long.
+            result["main_wait"] = BRIEF_EXIT
+        try:
+            main.wait(result["main_wait"])
         except subprocess.TimeoutExpired:
             pass
     result["main_ended"] = main.poll() is not None
