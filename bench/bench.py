@@ -7,9 +7,9 @@ Grades solutions/ and the stubs (exercises/) R times each, every correct alterna
 tests/alternatives/ and every broken variant in tests/mutants/ R times (its own module only,
 the rest of its folder being the reference). Prints one row per implementation: runs, how
 many gave full marks (solutions, alternatives), 0 points (stubs) or were caught (variants),
-and the median wall time of one grading. --hog keeps
-every core busy with a spinning process meanwhile; --jobs grades J folders at once;
---modules grades only those exercises in the solutions and stubs rows.
+and the median wall time of one grading. --hog keeps every core busy with a spinning
+process meanwhile; --jobs grades J folders at once; --modules grades only those exercises
+in the solutions and stubs rows.
 With --check (what `nox -s verify` runs) the exit status is 1 on any false failure or escape.
 """
 
@@ -45,15 +45,12 @@ def judge(kind: str, path: Path, tmp: Path, workers: int,
     if kind == "stubs":
         g = kit.grade(kit.EXERCISES, *spread, modules=modules)
         return g.results.get("score") == 0 and g.exit_code != 0, g.seconds, ""
-    if kind == "alternative":  # correct, in another style: full marks in its module
-        module = path.parent.name
-        with tempfile.TemporaryDirectory(dir=tmp) as here:
-            g = kit.grade(kit.mutant_folder(path, Path(here)), modules=[module])
-        score, max_score = g.score_of(module)
-        return max_score > 0 and score == max_score, g.seconds, "; ".join(g.failed())
-    module, _rule, caught_by = kit.mutant_info(path)
+    module = path.parent.name  # a variant or an alternative: the reference with it swapped in
     with tempfile.TemporaryDirectory(dir=tmp) as here:
         g = kit.grade(kit.mutant_folder(path, Path(here)), modules=[module])
+    if kind == "alternative":  # correct, in another style: full marks in its module
+        return kit.full_marks_in(g, module), g.seconds, "; ".join(g.failed())
+    _module, _rule, caught_by = kit.mutant_info(path)
     return kit.caught(g, module, caught_by), g.seconds, f"not caught by {caught_by}"
 
 

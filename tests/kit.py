@@ -116,6 +116,12 @@ def mutant_folder(path: Path, into: Path) -> Path:
     return folder
 
 
+def full_marks_in(g: Grade, module: str) -> bool:
+    """True when `module` got every one of its points (a correct alternative must)."""
+    score, max_score = g.score_of(module)
+    return max_score > 0 and score == max_score
+
+
 def caught(g: Grade, module: str, caught_by: str) -> bool:
     """True when the mutant lost points in its module, on the test meant to catch it."""
     score, max_score = g.score_of(module)

@@ -21,8 +21,7 @@ def test_alternative_gets_full_marks(path, tmp_path):
     doc = ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
     assert doc.startswith("ALTERNATIVE:"), f"{path.name}: say how it differs in its docstring"
     g = kit.grade(kit.mutant_folder(path, tmp_path), modules=[module])
-    score, max_score = g.score_of(module)
-    assert max_score > 0 and score == max_score and g.exit_code == 0, (
+    assert kit.full_marks_in(g, module) and g.exit_code == 0, (
         f"{path.name} is correct but lost points: {g.failed()}\n" + g.output[-3000:])
 
 

@@ -82,6 +82,14 @@ SCRIPT = (
 )
 
 
+def _load(path: str) -> dict | None:
+    """What the main process noted (main.json), or None when it wrote nothing readable."""
+    try:
+        return json.load(open(path))
+    except (OSError, ValueError):
+        return None
+
+
 def _pid_gone(pid: int) -> bool:
     import psutil
 
@@ -111,26 +119,18 @@ def guardian(start_method: str) -> dict:
     deadline = time.monotonic() + 15.0  # for the main's own work: start_guardian, guardian
     while main.poll() is None and not os.path.exists(seen_path) and time.monotonic() < deadline:
         time.sleep(0.005)
-    result["main_wait"] = MAIN_EXIT
-    if os.path.exists(seen_path):  # its last statement is done: now it must end
-        try:
-            seen = json.load(open(seen_path))
-        except (OSError, ValueError):
-            seen = {}
-        if not seen.get("daemon"):
-            # Not a started daemon process (or start_guardian failed): a correct guardian
-            # always is one, and the main may well wait for it at exit. Do not wait long.
-            result["main_wait"] = BRIEF_EXIT
+    seen = _load(seen_path)
+    # Not a started daemon process (or start_guardian failed): a correct guardian always is
+    # one, and such a main may well wait for it at exit. Then do not wait long.
+    result["main_wait"] = MAIN_EXIT if seen and seen.get("daemon") else BRIEF_EXIT
+    if seen is not None:  # its last statement is done: now it must end
         try:
             main.wait(result["main_wait"])
         except subprocess.TimeoutExpired:
             pass
     result["main_ended"] = main.poll() is not None
     result["main_status"] = main.poll()
-    try:
-        result["seen"] = json.load(open(seen_path))
-    except (OSError, ValueError):
-        result["seen"] = None
+    result["seen"] = seen if seen is not None else _load(seen_path)
     text = (result["seen"] or {}).get("guardian") or ""
     parts = text.split()
     gpid = int(parts[0]) if parts and parts[0].isdigit() else None
