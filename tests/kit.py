@@ -49,12 +49,14 @@ class Grade:
 
 
 def grade(impl: Path, *pytest_args: str, modules: list[str] | None = None,
-          env: dict | None = None, timeout: float = 600) -> Grade:
-    """Run the graders on `impl` in a fresh pytest process, as `nox -s grade` does."""
+          env: dict | None = None, timeout: float = 600,
+          python: str | os.PathLike = sys.executable) -> Grade:
+    """Run the graders on `impl` in a fresh pytest process, as `nox -s grade` does, with
+    `python` (an interpreter that has the kit's dependencies; default: this one)."""
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
         results, junit = Path(tmp) / "results.json", Path(tmp) / "junit.xml"
         targets = [f"graders/test_{m}.py" for m in modules] if modules else ["graders"]
-        cmd = [sys.executable, "-m", "pytest", *targets, "--impl", str(impl),
+        cmd = [str(python), "-m", "pytest", *targets, "--impl", str(impl),
                "--results", str(results), f"--junitxml={junit}", "-q", "-p", "no:cacheprovider",
                *pytest_args]
         started = time.monotonic()
