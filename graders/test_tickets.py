@@ -58,6 +58,33 @@ def test_bad_database(student):
                  f"wait forever. Release it on errors too (`with lock:`).")
 
 
+def test_find_bad_database(student):
+    """find() on a missing or corrupt database raises instead of returning a bad ticket_num"""
+    results = student.run(sc.find_bad_databases, what="find()")
+    for r in results:
+        if r["hung"]:
+            fail(f"find() on a database with {r['kind']} did not return within 5 s.")
+    trusted = [r for r in results if r["raised"] is None]
+    if trusted:
+        shown = "; ".join(f"with {r['kind']} it returned {r['returned']} (type {r['type']})"
+                          for r in trusted)
+        hint = ""
+        if any(r["kind"] == "ticket_num is true" for r in trusted):
+            hint = (" Note that JSON true is the bool True, and isinstance(True, int) holds "
+                    "in Python (bool is a subclass of int): reject bools explicitly "
+                    "(type(n) is not int, or isinstance(n, bool)).")
+        fail(f"find() on {len(trusted)} missing or corrupt database(s) returned instead of "
+             f"raising: {shown}. find() returns ticket_num, a number of tickets, so a "
+             f"database that does not hold one (not JSON, not an object, ticket_num missing "
+             f"or not a non-negative int) must raise an exception, as buy() does. Validate "
+             f"what you read, e.g. in one loading function that find() and buy() share."
+             f"{hint}")
+    for r in results:
+        if not r["unchanged"]:
+            fail(f"find() on a database with {r['kind']} raised {r['raised']} but changed the "
+                 f"folder (now {r['files_after']}): find() only reads the database.")
+
+
 def test_find_takes_no_lock(student):
     """find() answers while another buyer holds the lock"""
     r = student.run(sc.find_during_buy, student.seed, what="find()")
@@ -179,3 +206,45 @@ def test_defaults_and_failed_write(student):
     if not r["lock_free"]:
         fail(f"buy() raised {r['raised']} when its write failed and left the lock held: "
              f"release it on every path (`with lock:`).")
+
+
+FAILING_BUYERS, FAILING_TICKETS = 4, 5  # one of them fails: 3 tickets sold, 2 left
+
+
+def test_sell_failed_buyer(student):
+    """sell() counts a buyer whose process fails as False and still names every buyer"""
+    r = student.run(sc.sell_with_failing_buyer, FAILING_BUYERS, FAILING_TICKETS, 1,
+                    what="sell()")
+    who = (f"sell() of {FAILING_TICKETS} tickets to {FAILING_BUYERS} buyers, one of whose "
+           f"buy() raised (the grader's latency raised ConnectionError in it, on purpose)")
+    if r["stalled"]:
+        fail(f"{who} did not return within {sc.LIMIT:g} s ({r['calls']} buyers reached "
+             f"latency(); {r['killed']} processes still running were killed): a buyer process "
+             f"that fails must not hold up the others; join every process and return.")
+    if r["type"] != "dict":
+        fail(f"{who} returned a {r['type']} ({r['result']}); expected a dict name -> bool.")
+    if r["calls"] != FAILING_BUYERS:
+        fail(f"latency() was called {r['calls']} times for {FAILING_BUYERS} buyers: sell() "
+             f"must pass `latency` on to every buy(), which calls it once.")
+    if r["left"] != FAILING_TICKETS - FAILING_BUYERS + 1:
+        fail(f"after {who}, ticket_num is {r['left']!r}; expected "
+             f"{FAILING_TICKETS - FAILING_BUYERS + 1}: the {FAILING_BUYERS - 1} other buyers "
+             f"each bought one, and a buy() whose latency() raised changes nothing.")
+    result = r["result"]
+    names = [f"buyer{i}" for i in range(FAILING_BUYERS)]
+    missing = [n for n in names if n not in result]
+    if missing:
+        fail(f"{who} returned no entry for {', '.join(missing)}: a buyer whose process fails "
+             f"counts as False, and the dict names every buyer. Build the result from the "
+             f"names you were given (e.g. False for a buyer that reported nothing, or decide "
+             f"from each process's exitcode), not only from the buyers that reported back.")
+    bad = [v for v in result.values() if type(v) is not bool]
+    if bad:
+        fail(f"{who} maps buyers to {bad[0]!r}; expected True or False.")
+    sold = sum(v is True for v in result.values())
+    if sold != FAILING_BUYERS - 1:
+        fail(f"{who} reported {sold} buyers with a ticket, but {FAILING_BUYERS - 1} tickets "
+             f"were sold: the failed buyer's process ended with an exception (exit code 1) and "
+             f"counts as False. Report True only for a buyer whose buy() returned True (e.g. "
+             f"exit code 0 after a normal return), not for every process that did not report "
+             f"sold out.")

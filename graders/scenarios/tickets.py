@@ -73,6 +73,15 @@ def raising_latency() -> None:
     raise ConnectionError("the booking system is down (raised by the grader's latency)")
 
 
+def failing_on_call(folder: str, failing: int) -> None:
+    """A latency that raises on its call number `failing` (from 0) and sleeps 1 ms on the
+    others; the calls are counted across processes (files call-N in `folder`)."""
+    if _claim(folder, "call") == failing:
+        raise ConnectionError("the booking system is down for this buyer (raised by the "
+                              "grader's latency, on purpose)")
+    time.sleep(0.001)
+
+
 def _observed(folder: str) -> dict:
     names = os.listdir(folder)
     return {
@@ -192,6 +201,49 @@ def _bad_buy(kind: str) -> dict:
 def bad_databases() -> list[dict]:
     """Every kind of bad database, plus a latency() that raises, one after the other."""
     return [_bad_buy(kind) for kind in [*BAD_DATABASES, "latency raises"]]
+
+
+def _bad_find(kind: str) -> dict:
+    """find() on one missing or corrupt database: must raise (it returns a number of
+    tickets, which such a database does not hold) and change nothing."""
+    import tickets
+
+    folder = tempfile.mkdtemp(dir=".")
+    content = BAD_DATABASES[kind]
+    db = os.path.join(folder, "db.json") if content is None else _make_db(folder, content)
+
+    def snapshot():
+        return sorted(os.listdir(folder)), (open(db, "rb").read() if os.path.exists(db) else None)
+
+    before = snapshot()
+    box: dict = {}
+
+    def attempt():
+        try:
+            found = tickets.find("ann", db)
+            box["returned"] = repr(common.plain(found))
+            box["type"] = type(found).__name__
+        except Exception as e:  # noqa: BLE001 - raising is what the contract asks for
+            box["raised"] = type(e).__name__
+
+    t = threading.Thread(target=attempt, daemon=True)
+    t.start()
+    t.join(5)
+    after = snapshot()
+    return {
+        "kind": kind,
+        "hung": t.is_alive(),
+        "raised": box.get("raised"),
+        "returned": box.get("returned"),
+        "type": box.get("type"),
+        "unchanged": before == after,
+        "files_after": after[0],
+    }
+
+
+def find_bad_databases() -> list[dict]:
+    """find() on every kind of bad database, one after the other."""
+    return [_bad_find(kind) for kind in BAD_DATABASES]
 
 
 def find_during_buy(seed: int) -> dict:
@@ -393,3 +445,39 @@ def defaults_and_failed_write() -> dict:
         got, raised = None, type(e).__name__
     return {"sold": sold, "after": after, "raised": raised, "returned": got,
             "lock_free": _lock_free(lock)}
+
+
+def sell_with_failing_buyer(n_buyers: int, n_tickets: int, failing: int) -> dict:
+    """sell() whose latency raises in one buyer's buy(): that buyer's process fails."""
+    import tickets
+
+    folder = tempfile.mkdtemp(dir=".")
+    calls = tempfile.mkdtemp(dir=".")
+    db = _make_db(folder, {"ticket_num": n_tickets})
+    names = [f"buyer{i}" for i in range(n_buyers)]
+    box: dict = {}
+
+    def call_sell():
+        try:
+            box["result"] = tickets.sell(names, db, functools.partial(failing_on_call, calls,
+                                                                      failing))
+        except BaseException as e:  # noqa: BLE001 - handed back to the harness below
+            box["error"] = e
+
+    seller = threading.Thread(target=call_sell, daemon=True)
+    seller.start()
+    seller.join(LIMIT)
+    if seller.is_alive():
+        killed = common.kill_children()
+        seller.join(5)
+        return {"stalled": True, "killed": len(killed), **_observed(calls)}
+    if "error" in box:
+        raise box["error"]
+    result = box["result"]
+    return {
+        "stalled": False,
+        "type": type(result).__name__,
+        "result": common.plain(result) if type(result) is dict else str(common.plain(result)),
+        "left": _ticket_num(db),
+        **_observed(calls),
+    }
