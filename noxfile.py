@@ -17,7 +17,6 @@ already holds the kit's dependencies is not installed into again.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import os
 from pathlib import Path
@@ -44,50 +43,15 @@ def install(session: nox.Session, deps: list[str]) -> None:
     stamp.write_text(want)
 
 
-def is_stub(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """A function whose body (after its docstring) is only `raise NotImplementedError...`."""
-    body = fn.body
-    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-        body = body[1:]
-    return (len(body) == 1 and isinstance(body[0], ast.Raise)
-            and "NotImplementedError" in ast.unparse(body[0]))
-
-
-def written(impl: str) -> int:
-    """How many modules of the folder to grade hold code beyond the stubs, read with ast and
-    never run (a module that does not parse counts as written: the graders will say why)."""
-    folder = Path(impl)
-    if not any(folder.glob("*.py")) and (folder / "exercises").is_dir():
-        folder = folder / "exercises"  # a submission root, as --impl accepts
-    count = 0
-    for path in folder.glob("*.py"):
-        try:
-            tree = ast.parse(path.read_text(encoding="utf-8"))
-        except (SyntaxError, ValueError, OSError):
-            count += 1
-            continue
-        functions = [n for n in ast.walk(tree)
-                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-        count += any(not is_stub(f) for f in functions)
-    return count
-
-
 def pytest_args(session: nox.Session) -> list[str]:
-    """--impl exercises unless given; unless -n/--numprocesses is given, tests spread over up
-    to 4 cores (pytest-xdist) once two or more modules hold code: starting the workers costs
-    about a second, which grading nothing but stubs does not win back. The graders are built
-    to judge right on a busy machine."""
+    """--impl exercises unless given, and `-n auto` unless -n/--numprocesses is given: the
+    grading plugin (graders/conftest.py) then spreads the tests over cores only when two or
+    more of the selected exercises hold code."""
     args = list(session.posargs)
-    impl = next((a.split("=", 1)[1] if "=" in a else "".join(args[i + 1:i + 2])
-                 for i, a in enumerate(args) if a == "--impl" or a.startswith("--impl=")),
-                None)
-    if impl is None:
-        impl = "exercises"
-        args = ["--impl", impl, *args]
-    workers = min(4, os.cpu_count() or 1)
-    if (workers > 1 and written(impl) >= 2
-            and not any(a.startswith(("-n", "--numprocesses")) for a in args)):
-        args = ["-n", str(workers), *args]
+    if not any(a == "--impl" or a.startswith("--impl=") for a in args):
+        args = ["--impl", "exercises", *args]
+    if not any(a.startswith(("-n", "--numprocesses")) for a in args):
+        args = ["-n", "auto", *args]
     return args
 
 
@@ -102,7 +66,10 @@ def grade(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The kit's own tests: solutions full marks, stubs 0, every broken variant caught."""
     install(session, DEV_DEPS)
-    session.run("python", "-m", "pytest", "tests", *session.posargs)
+    args = list(session.posargs)
+    if not any(Path(a.split("::")[0]).exists() for a in args if not a.startswith("-")):
+        args = ["tests", *args]  # no paths given: the whole suite
+    session.run("python", "-m", "pytest", *args)
 
 
 @nox.session
@@ -142,13 +109,14 @@ def coverage(session: nox.Session) -> None:
     included (every start method, threads); HTML in reports/coverage/, fails under 95 %.
 
     Runs with --no-perturb: the perturbation tracer and coverage's tracer both use
-    sys.settrace on Python < 3.12, and only one can hold it."""
+    sys.settrace on Python < 3.12, and only one can hold it; and with --no-contain: coverage
+    saves a process's data when it ends, which a PID namespace's SIGKILL never lets it do."""
     install(session, DEV_DEPS)
     env = {"KIT_COVERAGE_DIR": str(ROOT)}
     session.log("schedule perturbation is off under coverage (both need sys.settrace)")
     session.run("coverage", "erase", env=env)
     session.run("coverage", "run", "-m", "pytest", "graders", "--impl", "solutions",
-                "--no-perturb", "--results", "reports/coverage-results.json", "-q",
+                "--no-perturb", "--no-contain", "--results", "reports/coverage-results.json", "-q",
                 *session.posargs, env=env)
     session.run("coverage", "combine", "-q", env=env)
     session.run("coverage", "html", "-q", "-d", "reports/coverage", env=env)

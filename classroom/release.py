@@ -68,8 +68,29 @@ def student_noxfile() -> str:
     if missing:
         raise SystemExit(f"noxfile.py has no {', '.join(missing)}: cannot write the release")
     text = NOXFILE_HEAD + "".join(f"\n\n{found[name]}\n" for name in SESSIONS)
-    compile(text, "noxfile.py", "exec")
+    undefined = undefined_names(text)
+    if undefined:
+        raise SystemExit(f"the student noxfile would use {', '.join(undefined)} without "
+                         f"defining them: add them to SESSIONS or NOXFILE_HEAD")
     return text
+
+
+def undefined_names(source: str) -> list[str]:
+    """Global names that the functions of `source` use but nothing defines (a NameError the
+    first time a student runs the session)."""
+    import builtins
+    import symtable
+
+    top = symtable.symtable(source, "noxfile.py", "exec")
+    defined = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported()}
+    missing: set[str] = set()
+    todo = list(top.get_children())
+    while todo:
+        scope = todo.pop()
+        todo += scope.get_children()
+        missing |= {s.get_name() for s in scope.get_symbols()
+                    if s.is_global() and s.is_referenced()}
+    return sorted(missing - defined - set(dir(builtins)))
 
 
 def check_dest(dest: Path) -> None:

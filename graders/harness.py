@@ -25,6 +25,8 @@ from pathlib import Path
 
 import psutil
 
+from graders import contain
+
 KIT = Path(__file__).resolve().parent.parent
 CHILD_ROOT = KIT  # where grading children import `graders` from; see use_copy_of_graders()
 SCALE = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))
@@ -41,6 +43,9 @@ LIMITS = {
     "memory_mb": int(os.environ.get("GRADER_MEMORY_MB", "2048")),
 }
 WATCH_EVERY = 0.05  # seconds between two looks at the process tree while student code runs
+# What contains student code (graders/contain.py); the grading plugin probes it once per run.
+CONTAINMENT = contain.Containment(why_not=("not probed",))
+_IMPL_COPIES: dict[Path, Path] = {}  # implementation folder -> the copy children read
 
 
 @dataclass
@@ -65,6 +70,7 @@ def use_copy_of_graders(folder: Path) -> dict[Path, bytes]:
     global CHILD_ROOT
     shutil.copytree(KIT / "graders", folder / "graders",
                     ignore=shutil.ignore_patterns("__pycache__", "test_*.py", "conftest.py"))
+    os.chmod(folder, 0o755)  # readable, never writable, by the throwaway uid
     CHILD_ROOT = folder
     return {p: p.read_bytes() for p in sorted((folder / "graders").rglob("*.py"))}
 
@@ -83,6 +89,22 @@ def restore(files: dict[Path, bytes]) -> list[str]:
             else:
                 path.unlink()
     return changed
+
+
+def impl_for_children(impl: Path) -> Path:
+    """The folder grading children import student modules from: `impl` itself, or, when the
+    throwaway uid could not read it (a private home or pytest's tmp folder), a copy of its
+    modules next to the graders' copy, made once per run. Feedback names the original."""
+    if CONTAINMENT.uid is None or contain.readable_by_others(impl):
+        return impl
+    if impl not in _IMPL_COPIES:
+        copy = CHILD_ROOT / f"impl-{len(_IMPL_COPIES)}"
+        copy.mkdir(mode=0o755)
+        for path in impl.glob("*.py"):
+            shutil.copy(path, copy / path.name)
+            os.chmod(copy / path.name, 0o644)
+        _IMPL_COPIES[impl] = copy
+    return _IMPL_COPIES[impl]
 
 
 def make_subreaper() -> bool:
@@ -122,21 +144,20 @@ def _dump_stacks(procs: list[psutil.Process], folder: Path) -> str:
         except psutil.Error:
             pass
     time.sleep(0.3)
-    worker = next((p.pid for p in procs[1:] if _ppid(p) == procs[0].pid), None)
-    groups: dict[str, list[int]] = {}
-    for p in procs:
-        text = _read(folder / f"{p.pid}.txt", 3000).strip()
+    groups: dict[str, list[str]] = {}
+    for path in sorted(folder.glob("*.txt")):  # named by pids as each process sees its own
+        text = _read(path, 3000).strip()
         if text:
             key = re.sub(r"0x[0-9a-f]+", "0x...", text)
-            groups.setdefault(key, []).append(p.pid)
+            groups.setdefault(key, []).append(path.stem)
     parts = []
     for text, pids in groups.items():
-        if pids[0] == worker:
+        if "graders/_child.py" in text and len(pids) == 1:
             who = "the grading child, which called your code"
         elif len(pids) == 1:
-            who = f"process {pids[0]}, started by your code"
+            who = "a process started by your code"
         else:
-            who = f"{len(pids)} processes started by your code, all stuck here (pids {pids})"
+            who = f"{len(pids)} processes started by your code, all stuck here"
         parts.append(f"--- {who} ---\n{text}")
     return "\n".join(parts)
 
@@ -241,8 +262,9 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         stacks = tmp / "stacks"
         stacks.mkdir()
         nonce = secrets.token_hex(16)
+        plan, _ = contain.plan(CONTAINMENT, grant=[tmp], processes=LIMITS["processes"])
         request = {
-            "impl": str(impl),
+            "impl": str(impl_for_children(Path(impl))),
             "scenario": f"{scenario.__module__}:{scenario.__name__}",
             "args": list(args),
             "start_method": start_method,
@@ -252,17 +274,21 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             "grace": LIMITS["leak_grace"],
             "perturb": perturb,
             "limits": LIMITS,
+            "contain": plan.as_dict(),
         }
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(CHILD_ROOT / "graders" / "_boot"),
                                              str(CHILD_ROOT)])
         env["GRADER_STACKS"] = str(stacks)
         env["PYTHONFAULTHANDLER"] = "1"
-        env.pop("PYTHONSTARTUP", None)
+        env["PYTHONSAFEPATH"] = "1"  # 3.11+: no working directory on sys.path, spawned too
+        for name in ("PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONINSPECT"):
+            env.pop(name, None)
         posix = os.name == "posix"
         with open(tmp / "stdout", "wb") as out, open(tmp / "stderr", "wb") as err:
             proc = subprocess.Popen(
-                [sys.executable, "-c", "from graders._child import main; main()"],
+                contain.command(CONTAINMENT, [sys.executable, "-c",
+                                              "from graders._child import main; main()"]),
                 stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=tmp, env=env,
                 start_new_session=posix,
                 creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP,
@@ -287,6 +313,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                         broke = _over_limits(proc.pid)
             finally:  # also when pytest-timeout or Ctrl-C interrupts the wait
                 kill_tree(proc, _tree(proc.pid)[1:])
+                contain.release(plan)
         outcome = Outcome(
             status="timeout" if timed_out else "crash",
             stdout=_read(tmp / "stdout", LIMITS["output_chars"]),
