@@ -11,6 +11,7 @@ report name is "<exercise>: <first docstring line> (<start method>)".
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import multiprocessing
@@ -24,11 +25,14 @@ from pathlib import Path
 
 import pytest
 
-from graders import harness
+from graders import contain, harness
 from graders.scenarios import common
 
 GRADERS = Path(__file__).resolve().parent
 EXERCISES = sorted(p.stem[len("test_"):] for p in GRADERS.glob("test_*.py"))
+# the order of the course's sections, which is the order to work in
+COURSE_ORDER = ["zombies", "daemons", "tickets", "queues", "ipc", "producer_consumer", "threads",
+                "shared_state", "counter", "echo_server"]
 START_METHODS = [m for m in ("fork", "spawn", "forkserver")
                  if m in multiprocessing.get_all_start_methods()]
 
@@ -42,6 +46,8 @@ def pytest_addoption(parser):
                     help="do not pause student code between bytecodes")
     group.addoption("--results", default="reports/results.json",
                     help="where to write the Gradescope results.json")
+    group.addoption("--no-contain", action="store_true",
+                    help="no PID namespace, throwaway uid or cgroup (only the weakest rung)")
     group.addoption("--classroom", default=None, metavar="PATH",
                     help="also write the GitHub Classroom runner result (JSON) to PATH")
 
@@ -79,6 +85,8 @@ class Grading:
         self.results_path = here / config.getoption("results")
         self.started = time.time()
         self.fingerprint = fingerprint()
+        harness.CONTAINMENT = contain.probe(disabled=config.getoption("no_contain"))
+        self.containment = harness.CONTAINMENT
         self.workdir = tempfile.TemporaryDirectory(prefix="grading-")
         self.graders_copy = harness.use_copy_of_graders(Path(self.workdir.name))
         self.probes: dict[str, dict] = {}
@@ -115,6 +123,8 @@ def pytest_configure(config):
     config.stash[GRADING] = grading
     if not getattr(config.option, "xmlpath", None):
         config.option.xmlpath = str(grading.results_path.parent / "junit.xml")
+    if getattr(config.option, "reportchars", None) == "fE":  # pytest's default: no -r given
+        config.option.reportchars = ""  # the short summary repeats, truncated, what the table says
     if getattr(config.option, "timeout", None) is None:  # pytest-timeout: a last resort only
         config.option.timeout = 5 * harness.LIMITS["timeout"]
     harness.make_subreaper()
@@ -131,6 +141,7 @@ def pytest_report_header(config):
         f"seed: {g.seed} (replay with --seed {g.seed})",
         f"start methods: {', '.join(START_METHODS)}",
         f"limits: {limits}",
+        f"containment: {g.containment.describe()}",
         f"graders sha256: {g.fingerprint[:16]}",
     ]
 
@@ -160,6 +171,70 @@ def pytest_collection_modifyitems(config, items):
             "hidden": item.get_closest_marker("hidden") is not None,
         }
         item.user_properties.append(("grading", about))  # reaches an xdist controller too
+
+
+def _is_stub(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A function whose body (after its docstring) is only `raise NotImplementedError...`."""
+    body = fn.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]
+    return (len(body) == 1 and isinstance(body[0], ast.Raise)
+            and "NotImplementedError" in ast.unparse(body[0]))
+
+
+def written_modules(folder: Path) -> list[str]:
+    """The exercises of `folder` that hold code beyond the stubs, read with ast and never run
+    (a module that does not parse counts as written: the graders will say why)."""
+    found = []
+    for name in EXERCISES:
+        path = folder / f"{name}.py"
+        if not path.is_file():
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, ValueError, OSError):
+            found.append(name)
+            continue
+        functions = [n for n in ast.walk(tree)
+                     if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        if any(not _is_stub(f) for f in functions):
+            found.append(name)
+    return found
+
+
+def _selected(config, exercise: str) -> bool:
+    """Whether this run's file arguments and -k expression leave tests of `exercise` (read
+    from the grader files with ast; pytest has not collected anything yet)."""
+    files = [a.split("::")[0] for a in config.args]
+    wanted = [f for f in files if Path(f).name.startswith("test_")]
+    if wanted and not any(Path(f).stem == f"test_{exercise}" for f in wanted):
+        return False
+    keyword = config.getoption("keyword")
+    if not keyword:
+        return True
+    names = {f"test_{exercise}.py", "graders", "hidden", "points", *START_METHODS}
+    for path in (GRADERS / f"test_{exercise}.py", GRADERS / "hidden" / f"test_{exercise}.py"):
+        if path.exists():
+            names.update(n.name for n in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                         if isinstance(n, ast.FunctionDef) and n.name.startswith("test_"))
+    try:
+        from _pytest.mark.expression import Expression
+
+        return Expression.compile(keyword).evaluate(
+            lambda sub, **_: any(sub.lower() in n.lower() for n in names))
+    except Exception:  # an expression pytest will reject itself, or a changed private API
+        return True
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_auto_num_workers(config):
+    """`-n auto` (what `nox -s grade` passes): tests spread over up to 4 cores only when two
+    or more of the selected exercises hold code. Starting the workers costs about a second,
+    which grading stubs, or one exercise, does not win back."""
+    folder = resolve_impl(config.getoption("impl"))
+    busy = [m for m in written_modules(folder) if _selected(config, m)]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return min(4, cores or 1) if len(busy) >= 2 else 0
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -250,7 +325,8 @@ def results_json(g: Grading) -> dict:
         "score": sum(t["points"] for t in tests if t["status"] == "passed"),
         "max_score": sum(t["points"] for t in tests),
         "execution_time": round(time.time() - g.started, 2),
-        "output": f"Graded {g.impl.name}/ with seed {g.seed} (replay: --seed {g.seed}).",
+        "output": (f"Graded {g.impl.name}/ with seed {g.seed} (replay: --seed {g.seed}). "
+                   f"Containment: {g.containment.describe()}."),
         "tests": [
             {"name": t["name"], "score": t["points"] if t["status"] == "passed" else 0.0,
              "max_score": t["points"], "status": t["status"], "output": t["output"],
@@ -260,7 +336,7 @@ def results_json(g: Grading) -> dict:
         ],
         "extra_data": {"seed": g.seed, "impl": str(g.impl), "graders_sha256": g.fingerprint,
                        "python": sys.version.split()[0], "start_methods": START_METHODS,
-                       "limits": harness.LIMITS},
+                       "limits": harness.LIMITS, "containment": g.containment.as_dict()},
     }
 
 
@@ -359,12 +435,16 @@ def pytest_sessionfinish(session, exitstatus):
             f.write(markdown_summary(result, by_exercise(scored_tests(g))))
 
 
-def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    g = config.stash[GRADING]
+def pytest_unconfigure(config):
+    """The grade table goes last, after pytest's own summary, so it is what a student sees
+    when the run ends: the points per exercise and what to do next."""
+    g = config.stash.get(GRADING, None)
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if g is None or tr is None or hasattr(config, "workerinput"):
+        return
     tests = scored_tests(g)
     table = by_exercise(tests)
-    tr = terminalreporter
-    tr.section("grade")
+    tr.write_sep("=", "grade")
     width = max([len(n) for n in table] + [8])
     tr.write_line(f"{'exercise':<{width}}  passed   points")
     for name, row in sorted(table.items()):
@@ -374,5 +454,21 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     total = sum(r["max"] for r in table.values())
     tr.write_line(f"{'TOTAL':<{width}}  {sum(r['passed'] for r in table.values()):>3}/"
                   f"{len(tests):<3}  {score:>5g}/{total:g}", bold=True)
-    tr.write_line(f"seed {g.seed} (replay: --seed {g.seed}); graders sha256 {g.fingerprint}")
-    tr.write_line(f"reports: {g.results_path}, {config.option.xmlpath}")
+    tr.write_line(f"seed {g.seed} (replay: --seed {g.seed}); graders sha256 {g.fingerprint[:16]}; "
+                  f"reports in {g.results_path.parent}")
+    for line in next_steps(table):
+        tr.write_line(line, bold=True)
+
+
+def next_steps(table: dict[str, dict]) -> list[str]:
+    """What the student should do after reading the table."""
+    if not table:
+        return ["No test ran: check the -k expression or the paths you gave."]
+    todo = [name for name, row in sorted(table.items()) if row["score"] < row["max"]]
+    if not todo:
+        return ["Full marks: every graded test passed."]
+    todo.sort(key=lambda n: COURSE_ORDER.index(n) if n in COURSE_ORDER else len(COURSE_ORDER))
+    first = next((n for n in todo if table[n]["passed"]), todo[0])  # one half done, else the
+    # first in the course's order
+    return [f"Next: fix {first} first. Its failures are explained above, and in "
+            f"reports/results.json. Grade only it with:  nox -s grade -- -k {first}"]
