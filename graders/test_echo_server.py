@@ -116,6 +116,11 @@ def test_talk_echoes_lines(student):
         have = replies[i] if i < len(replies) - 1 else None
         if have == want:
             continue
+        if have == line.strip().decode() + SUFFIX and line != line.strip():
+            fail(f"reply {i + 1} was {_short(have)} but the line {_short(line.decode())} ({how}) "
+                 f"needs {_short(want)}: talk() removed the spaces at the ends of the line. "
+                 f"Send back the line's content exactly as it came, only without its b'\\n' "
+                 f"(no strip()).")
         if have is None:
             seen = f"got only {_short(got)} in all" if got else "got no reply at all"
             fail(f"talk() sent no complete reply to line {i + 1} ({how}) within {LIMIT:g} s; "
@@ -194,6 +199,31 @@ def test_talk_returns_on_reset(student):
     if not case["closed"]:
         fail("talk() returned after a connection reset but left its socket open: close it "
              "on every way out (`with sock:` or try/finally).")
+
+
+def test_talk_sends_whole_reply(student):
+    """talk() sends each reply whole (sendall), also when the socket takes only part at once"""
+    case = _talk(student)["big"]
+    _grader_error(case, "the 40,000-byte line")
+    _raised(case, f"on a line of {sc.BIG_LINE:,} bytes")
+    if case["whole"]:
+        return
+    size, received = case["size"], case["received"]
+    if case["returned_early"] and case["prefix"]:
+        fail(f"talk() closed the connection after a line of {sc.BIG_LINE:,} bytes, having sent "
+             f"{received:,} of the {size:,} bytes of its reply: only a line longer than "
+             f"64 KiB (65,536 bytes) is too long; this one must get its whole reply.")
+    if case["prefix"]:
+        short = [(given, sent) for given, sent in case["sends"] if sent < given]
+        how = (f" send() returned {short[0][1]:,} for a reply of {short[0][0]:,} bytes, and "
+               f"the rest was never sent." if short else "")
+        fail(f"the client sent a line of {sc.BIG_LINE:,} bytes and received only {received:,} "
+             f"of the {size:,} bytes of its reply, then nothing for {LIMIT:g} s.{how} send() "
+             f"may send only part of the data when the socket's buffers are full, and returns "
+             f"how much it sent. Send each reply with sock.sendall(...), which sends it all.")
+    fail(f"the client sent a line of {sc.BIG_LINE:,} bytes and its reply began with "
+         f"{_short(case['start'])} ({received:,} bytes received, {size:,} expected): the "
+         f"reply must be the line's bytes, then SUFFIX, then b'\\n', sent whole.")
 
 
 def test_talk_gives_up_on_long_line(student):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import random
 import selectors
+import signal
 import socket
 import string
 import struct
@@ -28,7 +29,7 @@ LONG_LINE = 1_000_000  # bytes without a newline: far beyond the 64 KiB limit
 # What talk() is sent, piece by piece (each piece is one send, and the grader waits until
 # talk() has received it before sending the next), and the lines it must answer.
 PIECES = [b"hello\n", b"spl", b"it li", b"ne\n", b"a\nb\nc\n", b"x\ny", b"z\n",
-          b"L" * 5000 + b"\n", "你好, 世界\n".encode()]
+          b"L" * 5000 + b"\n", "你好, 世界\n".encode(), b"  spaced out \t\n"]
 LINES = [
     (b"hello", "a whole line in one send"),
     (b"split line", 'one line sent in three pieces "spl", "it li", "ne\\n"'),
@@ -39,8 +40,15 @@ LINES = [
     (b"yz", 'the line "yz" sent as "y" at the end of one send and "z\\n" in the next'),
     (b"L" * 5000, "a 5000-byte line in one send"),
     ("你好, 世界".encode(), "a UTF-8 line"),
+    (b"  spaced out \t", "a line with spaces and a tab at its ends"),
 ]
 TAIL = b"tail without newline"
+# A line whose reply cannot fit in the small socket buffers of _pair(small=True) (they hold
+# about 12 KB together on Linux), well under the 64 KiB limit.
+BIG_LINE = 40_000
+# Sent to talk()'s thread while it is blocked writing a reply: a blocked send() then returns
+# the count it has sent so far (any signal the process gets may do that); sendall() goes on.
+NUDGE = getattr(signal, "SIGUSR2", None)  # SIGUSR1 dumps the stacks (graders/_boot)
 
 
 # --------------------------------------------------------------------------------- helpers
@@ -75,6 +83,19 @@ class _Watched(socket.socket):
     grader knows a piece was received on its own before it sends the next one."""
 
     got = calls = 0
+    sendalls = 0  # sendall() calls
+    sends: list | None = None  # (bytes given, bytes sent) of each send() call that returned
+
+    def send(self, data, *args, **kwargs):
+        n = super().send(data, *args, **kwargs)
+        if self.sends is None:
+            self.sends = []
+        self.sends.append((len(memoryview(data)), n))
+        return n
+
+    def sendall(self, *args, **kwargs):
+        self.sendalls += 1
+        return super().sendall(*args, **kwargs)
 
     def recv(self, *args, **kwargs):
         self.calls += 1
@@ -89,11 +110,20 @@ class _Watched(socket.socket):
         return n
 
 
-def _pair() -> tuple[socket.socket, _Watched]:
-    """A connected TCP pair on 127.0.0.1: (the grader's client, the server end for talk)."""
+def _pair(small: bool = False) -> tuple[socket.socket, _Watched]:
+    """A connected TCP pair on 127.0.0.1: (the grader's client, the server end for talk).
+    small: tiny buffers (the client's receive buffer, set before connecting so the window
+    is small too, and the server end's send buffer), so a reply of BIG_LINE bytes cannot
+    be sent in one go while the client does not read."""
     with socket.create_server(("127.0.0.1", 0)) as listener:
-        client = socket.create_connection(listener.getsockname(), timeout=5)
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if small:
+            client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        client.settimeout(5)
+        client.connect(listener.getsockname())
         conn, _ = listener.accept()
+    if small:
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
     server = _Watched(conn.family, conn.type, conn.proto, fileno=conn.detach())
     server.settimeout(None)
     return client, server
@@ -176,11 +206,16 @@ _talks: list[_Talk] = []  # every talk() run of this child, to find one not impl
 class _Talk:
     """The student's talk(sock) running in its own thread, and what came of it."""
 
-    def __init__(self, sock: socket.socket):
+    def __init__(self, sock: socket.socket, hold: bool = False):
         self.sock = sock
         self.error: BaseException | None = None
         self.closed: bool | None = None
         self.done = threading.Event()
+        # hold: the thread outlives talk() until release is set, so a signal sent to it
+        # never targets a thread that has ended
+        self.release = threading.Event()
+        if not hold:
+            self.release.set()
         self.thread = threading.Thread(target=self._main, name="talk", daemon=True)
         self.thread.start()
         _talks.append(self)
@@ -196,6 +231,7 @@ class _Talk:
         if not self.closed:
             _close(self.sock)
         self.done.set()
+        self.release.wait(60)
 
     def report(self, limit: float) -> dict:
         """Wait up to `limit` s for talk() to return; if it does not, measure its CPU."""
@@ -293,10 +329,67 @@ def _talk_long(limit: float) -> dict:
     return out
 
 
+def _unread(sock: socket.socket) -> int | None:
+    """Bytes waiting in `sock`'s receive buffer (None where the OS cannot tell)."""
+    try:
+        import fcntl
+        import termios
+
+        return struct.unpack("i", fcntl.ioctl(sock.fileno(), termios.FIONREAD, b"\0" * 4))[0]
+    except (ImportError, OSError, AttributeError):
+        return None
+
+
+def _talk_big(limit: float) -> dict:
+    """A BIG_LINE-byte line on small buffers: the client reads nothing until talk() is
+    blocked writing the reply and has been sent NUDGE. A reply written with sendall() (or
+    a loop over send() that checks the count) arrives whole; one bare send() loses the rest."""
+    client, server = _pair(small=True)
+    run = _Talk(server, hold=True)
+    line = b"b" * BIG_LINE
+    expected = line + SUFFIX + b"\n"
+    client.sendall(line + b"\n")
+    # talk() has received the line and begun its reply: part of it waits, unread, in the
+    # client's buffer; the rest cannot fit, so the write that sends it is blocked.
+    deadline = time.monotonic() + 4 * limit
+    while (not run.done.is_set() and time.monotonic() < deadline
+           and not (server.got > BIG_LINE and _unread(client))):
+        time.sleep(0.005)
+    out = {"blocked": bool(not run.done.is_set() and _unread(client)), "nudged": 0}
+    try:
+        if out["blocked"] and NUDGE is not None:
+            for _ in range(3):
+                signal.pthread_kill(run.thread.ident, NUDGE)  # alive: held (see _Talk)
+                out["nudged"] += 1
+                time.sleep(0.02)
+    finally:
+        run.release.set()
+    got = bytearray()
+    out["ended"] = _read(client, got, lambda b: len(b) >= len(expected), limit)
+    out["size"] = len(expected)
+    out["received"] = len(got)
+    out["whole"] = bytes(got) == expected
+    out["prefix"] = expected.startswith(bytes(got))
+    out["start"] = bytes(got[:60]).decode("utf-8", "replace")
+    out["sends"] = (server.sends or [])[:5]
+    out["sendalls"] = server.sendalls
+    out["returned_early"] = run.done.is_set()
+    _close(client)
+    out.update(run.report(limit))
+    return out
+
+
+def _ignore(signum, frame) -> None:
+    """NUDGE's handler: the signal only interrupts a blocked system call."""
+
+
 def talk_cases(limit: float) -> dict:
-    """Run talk() on four connections at once: lines, silent client, reset, long line."""
+    """Run talk() on five connections at once: lines, silent client, reset, long line, and a
+    big reply that a bare send() cannot write whole."""
+    if NUDGE is not None:
+        signal.signal(NUDGE, _ignore)  # here: the scenario runs in the main thread
     cases = {"lines": _talk_lines, "silent": _talk_silent, "reset": _talk_reset,
-             "long": _talk_long}
+             "long": _talk_long, "big": _talk_big}
     results: dict = {}
 
     def case(name):
