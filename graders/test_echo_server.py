@@ -246,7 +246,7 @@ def test_talk_gives_up_on_long_line(student):
 
 
 def test_open_server(student):
-    """open_server() returns a bound, listening TCP socket with SO_REUSEADDR; a busy port raises"""
+    """open_server() returns a TCP socket listening with backlog, SO_REUSEADDR; busy port raises"""
     n_pending, backlog = N_PENDING, BACKLOG
     r = _client(student, "open_server")
     if "family" not in r:
@@ -278,6 +278,12 @@ def test_open_server(student):
         fail(f"only {r['pending']} of {n_pending} clients could connect at once to "
              f"open_server(backlog={backlog}) before anyone accepted: pass `backlog` to "
              f"listen() (the seed's listen(5) holds only about 6).")
+    queued, small = r.get("small_backlog"), sc.SMALL_BACKLOG
+    if queued is not None and queued > 2 * small + 4:
+        fail(f"open_server(backlog={small}) took {queued} of {sc.SMALL_CLIENTS} clients into "
+             f"its queue before anyone accepted (listen({small}) holds about {small + 1}): it "
+             f"ignores `backlog`. Call server.listen(backlog) with the argument given, not "
+             f"listen() or a number of your own.")
 
 
 # -------------------------------------------------------------------------------- serve()

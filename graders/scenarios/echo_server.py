@@ -482,6 +482,7 @@ def open_server_checks(n_pending: int, backlog: int, limit: float) -> dict:
         out["pending"] = connected
         for c in clients:
             c.close()
+    out["small_backlog"] = _small_backlog(echo_server.open_server, limit)
 
     port = _free_port()
     out["given_port"] = port
@@ -505,6 +506,33 @@ def open_server_checks(n_pending: int, backlog: int, limit: float) -> dict:
         out["rebind"] = f"{type(e).__name__}: {e}"
     out["busy"] = _busy_port(echo_server.open_server)
     return out
+
+
+SMALL_BACKLOG, SMALL_CLIENTS = 2, 20
+
+
+def _small_backlog(open_server, limit: float) -> int | None:
+    """open_server(backlog=SMALL_BACKLOG), SMALL_CLIENTS clients connecting, nobody
+    accepting: how many connections its queue took (counted by accepting them afterwards,
+    the server's own count). Linux queues backlog + 1 and drops the others' SYNs; a
+    listen() that ignores `backlog` queues them all. Linux only (None elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    s = open_server("127.0.0.1", 0, SMALL_BACKLOG)
+    with s:
+        _, clients = _pending(s.getsockname(), SMALL_CLIENTS, min(limit, 1.0))
+        s.setblocking(False)
+        queued = 0
+        while queued < SMALL_CLIENTS:
+            try:
+                conn, _ = s.accept()
+            except OSError:  # BlockingIOError: the queue is empty
+                break
+            conn.close()
+            queued += 1
+        for c in clients:
+            c.close()
+    return queued
 
 
 def _busy_port(open_server) -> str:
