@@ -5,6 +5,7 @@ import multiprocessing
 
 import pytest
 
+from graders import harness
 from graders.harness import fail
 from graders.scenarios import queues as sc
 
@@ -159,3 +160,64 @@ def test_drain_waits_for_items_in_flight(student):
                  f"next item up to `timeout` seconds and stop only when q.get(timeout=timeout) "
                  f"raises queue.Empty: q.empty() and get_nowait() only tell what has arrived "
                  f"so far.")
+
+
+# drain()'s timeout is an idle limit: items IDLE_GAP s apart keep it going, IDLE_N of them
+# over (IDLE_N - 1) * IDLE_GAP = 3.2 timeouts, so a deadline of `timeout` from the call loses
+# the last two thirds of them. The producers pace themselves in real time: a gap they really
+# left above IDLE_SOUND * timeout (a busy machine) makes that run inconclusive from that item
+# on, and it is graded again, up to IDLE_RUNS runs.
+IDLE_N, IDLE_GAP, IDLE_TIMEOUT, IDLE_SOUND, IDLE_RUNS = 9, 0.2, 0.5, 0.8, 3
+IDLE_LIMIT = 10.0  # s of wall time a run gets (times the scale, but never less)
+
+
+def _sound(case: dict) -> int:
+    """How many leading items of a case came after gaps small enough to grade them."""
+    gaps = case.get("gaps")
+    if gaps is None:
+        return 0
+    for i, gap in enumerate(gaps):
+        if gap > IDLE_SOUND * IDLE_TIMEOUT:
+            return i
+    return len(gaps)
+
+
+@pytest.mark.points(2)
+def test_drain_idle_timeout(student):
+    """drain()'s timeout is an idle limit: it waits for items that keep coming, not a deadline"""
+    for run in range(IDLE_RUNS):
+        r = student.run(sc.drain_idle, IDLE_N, IDLE_GAP, IDLE_TIMEOUT, checks=CHECKS,
+                        timeout=IDLE_LIMIT / min(1.0, harness.SCALE), what="drain()")
+        if not r["started"]:
+            fail("the grader's producer process did not start within 15 s (machine "
+                 "overloaded?)")
+        if all(_sound(c) == IDLE_N for c in r["cases"]) or run == IDLE_RUNS - 1:
+            break
+    expected = [repr(f"item{i}") for i in range(IDLE_N)]
+    span = (IDLE_N - 1) * IDLE_GAP
+    for case in r["cases"]:
+        kind = case["kind"]
+        by = "a producer thread" if kind == "queue.Queue" else "a producer process"
+        where = (f"a {kind} on which {by} put {IDLE_N} items, {IDLE_GAP:g} s apart ({span:g} s "
+                 f"from the first to the last), from the moment drain() was called")
+        if case["hung"]:
+            fail(_hung(where, span + IDLE_TIMEOUT))
+        if "items" not in case:
+            fail(_not_a_list(case, kind))
+        got = case["items"]
+        sound = IDLE_N if case.get("gaps") is None else _sound(case)
+        if got[:sound] == expected[:sound] and (sound < IDLE_N or got == expected):
+            continue
+        if got == expected[:len(got)]:
+            fail(f"drain(q, timeout={IDLE_TIMEOUT:g}) on {where} returned only the first "
+                 f"{len(got)} ([{', '.join(got)}]), {case['seconds']:.2f} s after the call; "
+                 f"expected all {IDLE_N}. `timeout` is an idle limit, not a deadline: drain() "
+                 f"stops only once no item has arrived for `timeout` seconds, and starts "
+                 f"counting again after every item it takes (q.get(timeout=timeout) in a loop "
+                 f"until queue.Empty). Do not compute one deadline from the moment of the call.")
+        if sorted(got) == sorted(expected):
+            fail(f"drain() on {where} returned them out of order ([{', '.join(got)}]): a queue "
+                 f"is first in, first out; return the items in the order get() gives them.")
+        fail(f"drain(q, timeout={IDLE_TIMEOUT:g}) on {where} returned [{', '.join(got)}]; "
+             f"expected [{', '.join(expected)}]: take every item, in order, until none "
+             f"arrives for `timeout` seconds.")

@@ -7,6 +7,7 @@ reported ("hung") instead of holding the grading child until the harness timeout
 from __future__ import annotations
 
 import functools
+import json
 import multiprocessing
 import os
 import queue
@@ -236,4 +237,115 @@ def drain_in_flight(methods: list[str], n: int, gap: float, timeout: float,
             p.kill()
             p.join()
     thread.join(5)
+    return out
+
+
+# ------------------------------------------------------------------- drain: an idle timeout
+
+_SENT: dict[str, list[float]] = {}  # in a producer: when each item was sent, per queue
+
+
+class Stamped:
+    """An item that notes when it is sent. Put on a multiprocessing queue, it is pickled by
+    the queue's feeder thread just before its bytes go into the pipe: that moment is noted
+    in _SENT (of the producer process). Arrives as a str."""
+
+    def __init__(self, text: str, key: str):
+        self.text, self.key = text, key
+
+    def __reduce__(self):
+        _SENT.setdefault(self.key, []).append(time.monotonic())
+        return (str, (self.text,))
+
+
+def _produce_paced(qs, keys, ready, go, n: int, gap: float, report: str) -> None:
+    """Producer process: once told to go, put n items on each queue, `gap` s apart; then
+    write when each was actually sent to `report` (JSON: key -> list of times)."""
+    ready.set()
+    if not go.wait(10):
+        return
+    for i in range(n):
+        if i:
+            time.sleep(gap)
+        for q, key in zip(qs, keys, strict=True):
+            q.put(Stamped(f"item{i}", key))
+    for q in qs:
+        q.close()
+        q.join_thread()  # every item is in its pipe: _SENT is complete
+    with open(report + ".tmp", "w") as f:
+        json.dump(_SENT, f)
+    os.replace(report + ".tmp", report)
+
+
+def _produce_paced_thread(q, sent: list, go, n: int, gap: float) -> None:
+    """Producer thread: the same on a queue.Queue, noting when each put() returned."""
+    if not go.wait(10):
+        return
+    for i in range(n):
+        if i:
+            time.sleep(gap)
+        q.put(f"item{i}")
+        sent.append(time.monotonic())
+
+
+def _begin(starts: dict, key: str, go) -> None:
+    """Run in drain()'s thread just before the call: note the time, let the producer go."""
+    starts[key] = time.monotonic()
+    go()
+
+
+def drain_idle(n: int, gap: float, timeout: float) -> dict:
+    """drain(q, timeout) on three queues at once, each fed by a producer that puts n items
+    `gap` s apart (gap well below timeout, n * gap several timeouts), starting the moment
+    drain() is called: a multiprocessing.Queue and a JoinableQueue from one producer process,
+    a queue.Queue from a thread. An idle timeout (reset after each item) takes all n items;
+    a deadline of `timeout` s from the call loses the later ones.
+
+    Each case also reports the gaps the producer really left: from the call to the first
+    item sent, then between items. On a busy machine one may exceed the margin; the test
+    then grades again (a drain() that missed an item after such a gap did no wrong)."""
+    import queues
+
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)  # the process first: fork before any thread
+    qs = [ctx.Queue(), ctx.JoinableQueue()]
+    ready, go = ctx.Event(), ctx.Event()
+    report = os.path.abspath("sent.json")
+    p = ctx.Process(target=_produce_paced, args=(qs, list(MP_KINDS), ready, go, n, gap, report),
+                    daemon=True)
+    p.start()
+    tq, thread_go, thread_sent = queue.Queue(), threading.Event(), []
+    thread = threading.Thread(target=_produce_paced_thread,
+                              args=(tq, thread_sent, thread_go, n, gap), daemon=True)
+    thread.start()
+    out: dict = {"started": ready.wait(15)}
+    starts: dict = {}
+    if out["started"]:
+        setups = [(kind, q, go.set) for kind, q in zip(MP_KINDS, qs, strict=True)]
+        setups.append(("queue.Queue", tq, thread_go.set))
+        calls = [(kind, _start(queues.drain, q, timeout,
+                               before=functools.partial(_begin, starts, kind, start)))
+                 for kind, q, start in setups]
+        deadline = time.monotonic() + n * gap + timeout + max(CALL_LIMIT, 2.0)
+        out["cases"] = [{"kind": kind, **_finish(t, box, max(0.0, deadline - time.monotonic()))}
+                        for kind, (t, box) in calls]
+    go.set()  # let the producers finish in any case
+    thread_go.set()
+    p.join(5 + n * gap)
+    if p.is_alive():
+        p.kill()
+        p.join()
+    thread.join(5 + n * gap)
+    try:
+        with open(report) as f:
+            sent = json.load(f)
+    except (OSError, ValueError):
+        sent = {}
+    sent["queue.Queue"] = thread_sent
+    for case in out.get("cases", []):
+        times, start = sent.get(case["kind"], []), starts.get(case["kind"])
+        if start is None or len(times) != n:
+            case["gaps"] = None  # unknown: the producer did not report every item
+            continue
+        case["gaps"] = [round(max(0.0, b - a), 3) for a, b in zip([start, *times], times)]
     return out
