@@ -157,7 +157,7 @@ def find_leaks(threads_before: set, checks: dict, grace: float) -> list[str]:
             if alive:
                 names = ", ".join(f"{t.name!r}{' (daemon)' if t.daemon else ''}" for t in alive)
                 leaks.append(f"{len(alive)} thread(s) still running: {names}")
-        if checks.get("processes", True):
+        if checks.get("processes", True) and not checks.get("outside"):
             helpers = _helper_pids()
             procs = [(pid, z) for pid, z in _descendants() if pid not in helpers]
             running = [pid for pid, zombie in procs if not zombie]
@@ -238,6 +238,7 @@ def _write_result(path: str, result: dict) -> None:
 # Taken before any student code is imported, so monkeypatching json, os or builtins cannot
 # reach what reports the result.
 _dumps, _os_open, _os_write, _os_replace = json.dumps, os.open, os.write, os.replace
+_os_read = os.read
 _BUILTINS = dict(vars(builtins))
 
 
@@ -287,7 +288,15 @@ def main() -> None:
     result["seconds"] = time.perf_counter() - started
     _restore_builtins()
     if result["status"] == "ok":
-        result["leaks"] = find_leaks(threads_before, request.get("checks", {}),
-                                     request.get("grace", 1.0))
+        checks = dict(request.get("checks", {}), outside=request.get("outside_processes"))
+        result["leaks"] = find_leaks(threads_before, checks, request.get("grace", 1.0))
     _write_result(request["result_path"], result)
+    if request.get("outside_processes"):
+        # The grader looks at what is left below this process, from outside; then it lets
+        # this process go by closing its end of `go`.
+        try:
+            _os_write(request["ready_fd"], b"1")
+            _os_read(request["go_fd"], 1)
+        except OSError:
+            pass
     os._exit(0)

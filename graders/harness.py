@@ -14,6 +14,7 @@ import json
 import os
 import re
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -250,6 +251,54 @@ def reap_orphans() -> None:
             pass
 
 
+HELPERS = ("from multiprocessing.forkserver import main",
+           "from multiprocessing.resource_tracker import main")
+
+
+def _worker(proc: subprocess.Popen) -> psutil.Process | None:
+    """The grading child's worker, the process that runs student code: the only child of the
+    shim (which is PID 1 of the namespace, below `unshare`, when contained)."""
+    try:
+        shim = psutil.Process(proc.pid)
+        if CONTAINMENT.pid_namespace:
+            shim = shim.children()[0]
+        kids = shim.children()
+        return kids[0] if len(kids) == 1 else None
+    except (psutil.Error, IndexError):
+        return None
+
+
+def processes_left(worker: psutil.Process | None, grace: float) -> list[str]:
+    """Seen by the grader, from the OS's process table: the processes student code left
+    below the worker (running or zombie), waiting up to `grace` s for them to end.
+    multiprocessing's own forkserver and resource tracker are no leak."""
+    deadline = time.monotonic() + grace
+    while True:
+        running, zombies = [], []
+        try:
+            below = worker.children(recursive=True) if worker else []
+        except psutil.Error:
+            below = []
+        for p in below:
+            try:
+                if any(h in " ".join(p.cmdline()) for h in HELPERS):
+                    continue
+                (zombies if p.status() == psutil.STATUS_ZOMBIE else running).append(p.pid)
+            except psutil.ZombieProcess:
+                zombies.append(p.pid)
+            except psutil.Error:
+                continue
+        if (not running and not zombies) or time.monotonic() >= deadline:
+            break
+        time.sleep(0.02)
+    found = []
+    if running:
+        found.append(f"{len(running)} child process(es) still running")
+    if zombies:
+        found.append(f"{len(zombies)} zombie process(es) that were never joined")
+    return found
+
+
 def run(scenario, *args, impl: Path, start_method: str | None = None,
         timeout: float | None = None, checks: dict | None = None,
         perturb: int | None = None) -> Outcome:
@@ -276,6 +325,13 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             "limits": LIMITS,
             "contain": plan.as_dict(),
         }
+        # The worker says "result written" on `ready` and waits until the grader, having
+        # looked at the process table itself, closes `go` (POSIX: pass_fds).
+        outside = os.name == "posix" and (checks or {}).get("processes", True)
+        if outside:
+            ready_r, ready_w = os.pipe()
+            go_r, go_w = os.pipe()
+            request.update(ready_fd=ready_w, go_fd=go_r, outside_processes=True)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([str(CHILD_ROOT / "graders" / "_boot"),
                                              str(CHILD_ROOT)])
@@ -292,9 +348,14 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                 stdin=subprocess.PIPE, stdout=out, stderr=err, cwd=tmp, env=env,
                 start_new_session=posix,
                 creationflags=0 if posix else subprocess.CREATE_NEW_PROCESS_GROUP,
+                pass_fds=(ready_w, go_r) if outside else (),
             )
+            if outside:
+                os.close(ready_w)
+                os.close(go_r)
             started = time.monotonic()
-            timed_out, dumped, broke = False, "", ""
+            timed_out, dumped, broke, left = False, "", "", None
+            go_w = go_w if outside else -1
             try:
                 try:
                     proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -307,6 +368,17 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                         timed_out = True
                         dumped = _dump_stacks(_tree(proc.pid), stacks)
                         break
+                    if go_w >= 0:
+                        ready, _, _ = select.select([ready_r], [], [], WATCH_EVERY)
+                        if ready:  # "result written", or the worker's end closed unsaid
+                            if os.read(ready_r, 1):
+                                left = processes_left(_worker(proc), LIMITS["leak_grace"])
+                                deadline = min(deadline, time.monotonic() + 10 * SCALE)
+                            os.close(go_w)
+                            go_w = -1
+                        else:
+                            broke = _over_limits(proc.pid)
+                        continue
                     try:
                         proc.wait(timeout=WATCH_EVERY)
                     except subprocess.TimeoutExpired:
@@ -314,6 +386,10 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             finally:  # also when pytest-timeout or Ctrl-C interrupts the wait
                 kill_tree(proc, _tree(proc.pid)[1:])
                 contain.release(plan)
+                if outside:
+                    os.close(ready_r)
+                if go_w >= 0:
+                    os.close(go_w)
         outcome = Outcome(
             status="timeout" if timed_out else "crash",
             stdout=_read(tmp / "stdout", LIMITS["output_chars"]),
@@ -347,6 +423,14 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         outcome.where = str(answer.get("where", ""))
         leaks = answer.get("leaks")
         outcome.leaks = [str(x) for x in leaks] if isinstance(leaks, list) else []
+        if outside and outcome.status == "ok":
+            if left is None:
+                outcome.status = "crash"
+                outcome.error = ("the grading child reported a result but never let the "
+                                 "grader look at its processes (did your code close file "
+                                 "descriptors it did not open?)")
+                return outcome
+            outcome.leaks += left
         return outcome
 
 

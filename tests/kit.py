@@ -50,11 +50,13 @@ class Grade:
 
 def grade(impl: Path, *pytest_args: str, modules: list[str] | None = None,
           env: dict | None = None, timeout: float = 600,
-          python: str | os.PathLike = sys.executable) -> Grade:
+          python: str | os.PathLike = sys.executable, results: Path | None = None) -> Grade:
     """Run the graders on `impl` in a fresh pytest process, as `nox -s grade` does, with
-    `python` (an interpreter that has the kit's dependencies; default: this one)."""
+    `python` (an interpreter that has the kit's dependencies; default: this one); results.json
+    goes to `results` when given (it is kept), else to a temporary folder."""
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
-        results, junit = Path(tmp) / "results.json", Path(tmp) / "junit.xml"
+        results = results or Path(tmp) / "results.json"
+        junit = Path(tmp) / "junit.xml"
         targets = [f"graders/test_{m}.py" for m in modules] if modules else ["graders"]
         cmd = [str(python), "-m", "pytest", *targets, "--impl", str(impl),
                "--results", str(results), f"--junitxml={junit}", "-q", "-p", "no:cacheprovider",

@@ -153,7 +153,7 @@ def test_release_pyproject_and_workflow(released):
     for needed in ("push", "actions/setup-python@", 'python-version: "3.11"',
                    "pip install", "nox", "nox -s grade -- --classroom reports/classroom.json",
                    "actions/upload-artifact@", "path: reports/", "if: always()",
-                   "base64 -w0 reports/classroom.json", "education/autograding-grading-reporter@v1",
+                   "base64 -w0 reports/classroom.json", "classroom-resources/autograding-grading-reporter@v1",
                    "GRADERS_RESULTS: ${{ steps.graders.outputs.result }}", "runners: graders"):
         assert needed in flow, needed
     assert "\t" not in flow

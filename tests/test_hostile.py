@@ -81,13 +81,14 @@ def sell(names, db, latency=None):
         threading.Thread(target=time.sleep, args=(3600,)).start()
         multiprocessing.Process(target=time.sleep, args=(3600,)).start()
         """), "left things behind"),
+    # Contained (PID namespace + throwaway uid), the parent is out of reach: the kill fails.
     "kills its parent": (in_find("os.kill(os.getppid(), signal.SIGKILL)"),
-                         "killed by signal 9"),
+                         ("killed by signal 9", "PermissionError")),
     "kills its parent, then its new parent": (in_find("""
         os.kill(os.getppid(), signal.SIGKILL)
         time.sleep(0.2)
         os.kill(os.getppid(), signal.SIGKILL)
-        """), "killed by signal 9"),
+        """), ("killed by signal 9", "PermissionError")),
     "kills its process group": (in_find("os.killpg(os.getpgrp(), signal.SIGKILL)"),
                                 "before it reported a result"),
     "ignores SIGTERM and hangs": (in_find("""
@@ -119,7 +120,7 @@ def sell(names, db, latency=None):
         path = sc.__file__
         text = open(path).read().replace("def basics(", "def _basics(")
         open(path, "w").write(text + "\\ndef basics(seed):\\n    return {}\\n")
-        """), "changed the grader files"),
+        """), ("changed the grader files", "PermissionError")),
     "writes a fake results.json where the grader will": (in_find("""
         import json, psutil
         grader = psutil.Process(os.getppid()).parent()
@@ -127,7 +128,7 @@ def sell(names, db, latency=None):
         path = args[args.index("--results") + 1]
         json.dump({"score": 100, "max_score": 100, "tests": []}, open(path, "w"))
         return -1
-        """), "find() returned -1"),
+        """), ("find() returned -1", "AttributeError", "PermissionError", "NoSuchProcess")),
 }
 
 
