@@ -135,6 +135,11 @@ def test_hundred_threads(student):
     if r["n_left"]:
         fail(f"{call} returned while {r['n_left']} of its threads were still running "
              f"({', '.join(r['left'])}): join every thread before reading the final value.")
+    if r["n_unjoined"]:
+        fail(f"{call} returned without joining {r['n_unjoined']} of the threads that called "
+             f"decrement() ({', '.join(r['unjoined'])}{', ...' if r['n_unjoined'] > 5 else ''})"
+             f": join every thread before reading the final value, or it may be read while "
+             f"some still run.")
     if r["calls"] != THREADS:
         fail(f"{call} made {r['calls']} latency() calls; expected {THREADS}, one per thread "
              f"(each thread calls decrement() once, which calls latency() once). Pass the "

@@ -28,11 +28,13 @@ class Probe:
         self.baseline = threading.active_count()
         self.threads_seen = 0  # decrement threads alive while the first call was inside
         self.waited = 0.0
+        self.callers: set = set()  # the threads that called latency()
 
     def enter(self) -> int:
         """Count a call and a caller inside; return the call's number (1 for the first)."""
         with self.lock:
             self.calls += 1
+            self.callers.add(threading.current_thread())
             self.inside += 1
             self.max_inside = max(self.max_inside, self.inside)
             if self.inside >= 2:
@@ -241,14 +243,31 @@ def drain(start: int, n_threads: int, stall: float, seed: int) -> dict:
     probe = _reset(seed)
     latency = functools.partial(census_latency, n_threads, stall, 5.0, 0.0002, 0.001)
     before = set(threading.enumerate())
+    joined: set = set()
+    join = threading.Thread.join
+
+    def counting_join(self, *args, **kwargs):  # which threads were joined (and ended)
+        join(self, *args, **kwargs)
+        if not self.is_alive():
+            joined.add(self)
+
+    threading.Thread.join = counting_join
     started = time.perf_counter()
-    result = counter.drain_with_threads(start, n_threads, latency)
+    try:
+        result = counter.drain_with_threads(start, n_threads, latency)
+    finally:
+        threading.Thread.join = join
     seconds = time.perf_counter() - started
     left = [t.name for t in threading.enumerate() if t.is_alive() and t not in before]
+    # Threads that ended on their own are no proof of a join: FIFO lock hand-over can make
+    # an unjoined drain read the right value, so ask which decrement threads were joined.
+    unjoined = [t.name for t in probe.callers - joined if t is not threading.main_thread()]
     return {
         "result": _describe(result),
         "left": left[:5],
         "n_left": len(left),
+        "unjoined": sorted(unjoined)[:5],
+        "n_unjoined": len(unjoined),
         "threads_seen": probe.threads_seen,
         "waited": probe.waited,
         "seconds": round(seconds, 3),
