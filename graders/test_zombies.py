@@ -35,6 +35,11 @@ def test_run_children(student, start_method):
         fail(f"when run_children() returned, child processes were left behind: "
              f"{' and '.join(parts)}. Join (reap) every process you started before returning: "
              f"join() waits for the child and collects its exit status.")
+    if r["methods"] and r["methods"] != [r["start_method"]]:
+        fail(f"run_children() started its processes with the {' and '.join(r['methods'])} "
+             f"start method, but the graders chose {r['start_method']}: use "
+             f"multiprocessing.Process (or multiprocessing.get_context() with no argument), "
+             f"never a start method of your own, so the code works under each of them.")
     wrong = [f"the target that {w} gave {c} (expected {e})"
              for w, c, e in zip(what, codes, expected, strict=True) if c != e]
     if wrong:
@@ -75,6 +80,11 @@ def test_orphan(student):
         fail(f"the report file was read while incomplete ({r['torn'][0]}): write it to a "
              f"temporary file in the same folder, then os.replace() it onto `report`, so a "
              f"reader sees all of it or nothing.")
+    if r["in_place"]:
+        fail(f"G opened the report file itself for writing (pid {r['in_place'][0]}): until the "
+             f"write is done a reader finds it empty or half-written. Write the text to a "
+             f"temporary file in the same folder, then os.replace() it onto `report`, so it "
+             f"appears complete or not at all.")
     m = sc.REPORT.fullmatch(report.strip())
     if not m:
         fail(f"the report holds {report!r}; expected \"<G's pid> <G's new parent pid>\", "
@@ -98,3 +108,22 @@ def test_orphan(student):
     if r["linux"] and r["g_status"] != 0:
         fail(f"G ended with exit status {r['g_status']}; expected 0 after writing the "
              f"report. G must leave with os._exit(0), never return into the caller's code.")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="orphan() needs os.fork (POSIX only)")
+def test_orphan_gives_up(student):
+    """orphan's G, never re-parented within 5 s, writes nothing and exits 1"""
+    r = student.run(sc.orphan_not_reparented, timeout=30, what="orphan()")
+    g, hold = r["returned"], r["hold"]
+    if not isinstance(g, int) or g <= 0:
+        fail(f"orphan() returned {g}; expected the grandchild G's pid (an int).")
+    if r["report"] is not None:
+        fail(f"C was kept alive for {hold:g} s after forking G (by the graders), so G was not "
+             f"re-parented within 5 s, yet G wrote {r['report']!r} to the report: G must poll "
+             f"for at most 5 s, then give up, write nothing and exit 1.")
+    if r["g_still_running"]:
+        fail(f"G was still running {hold:g} s after C forked it and 2 s after C ended: when it "
+             f"is not re-parented within 5 s, G must give up and exit 1.")
+    if r["linux"] and r["g_status"] != 1:
+        fail(f"G, not re-parented within 5 s, ended with exit status {r['g_status']}; "
+             f"expected 1 (it gave up and wrote nothing).")

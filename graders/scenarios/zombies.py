@@ -15,12 +15,33 @@ import time
 GAVE_UP = 86  # exit code of a target that waited in vain for the others at the barrier
 BARRIER_WAIT = 4.0 * float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))
 LINGER = 0.1  # how long the target that returns normally works after the barrier
+STARTED_HOW = "GRADER_ZOMBIES_STARTED"  # env: "<folder> <pid of the caller>" for the targets
+_CALLER = [0]  # the caller's pid, set before run_children(): only a forked child inherits it
 
 # ------------------------------------------------------------------ targets for run_children
 
 
+def _note_start_method() -> None:
+    """Note in the folder named by $GRADER_ZOMBIES_STARTED how this target's process was
+    started: a forked child has the caller's memory (_CALLER), a spawned one is the caller's
+    child without it, a forkserver's child has another parent."""
+    folder, caller = os.environ.get(STARTED_HOW, " ").split(" ", 1)
+    if not folder:
+        return
+    if _CALLER[0] and _CALLER[0] == os.getppid():
+        how = "fork"
+    else:
+        how = "spawn" if caller == str(os.getppid()) else "forkserver"
+    try:
+        with open(os.path.join(folder, str(os.getpid())), "w") as f:
+            f.write(how)
+    except OSError:
+        pass
+
+
 def _meet(barrier) -> None:
     """Wait until every target runs; a target left alone gives up with exit code GAVE_UP."""
+    _note_start_method()
     try:
         barrier.wait(BARRIER_WAIT)
     except threading.BrokenBarrierError:
@@ -94,12 +115,23 @@ def children_codes() -> dict:
     kinds = _kinds()
     barrier = multiprocessing.Barrier(len(kinds))
     targets = [functools.partial(target, barrier) for _, _, target in kinds]
+    how = tempfile.mkdtemp(dir=".")
+    _CALLER[0] = os.getpid()
+    os.environ[STARTED_HOW] = f"{os.path.abspath(how)} {os.getpid()}"
     started = time.monotonic()
     codes = zombies.run_children(targets)
     seconds = time.monotonic() - started
     left = _children_left()
     kill_children()
+    methods = set()
+    for name in os.listdir(how):
+        try:
+            methods.add(open(os.path.join(how, name)).read())
+        except OSError:
+            pass
     return {
+        "methods": sorted(methods),
+        "start_method": multiprocessing.get_start_method(),
         "what": [what for what, _, _ in kinds],
         "expected": [code for _, code, _ in kinds],
         "type": type(codes).__name__,
@@ -114,6 +146,8 @@ def children_codes() -> dict:
 
 REPORT = re.compile(r"(\d+) (\d+)")
 C_LINGER = 0.15  # how long C lives on after forking G
+C_HOLD = 5.75  # ... in orphan_not_reparented: longer than the 5 s G may wait to be re-parented
+_WATCHING = [False]  # the report-open audit hook is installed in this process (or inherited)
 
 
 def _note_fork(folder: str) -> None:
@@ -122,11 +156,37 @@ def _note_fork(folder: str) -> None:
         f.write(f"{os.getpid()} {os.getppid()}")
 
 
-def _hold_c(me: int) -> None:
+def _hold_c(me: int, linger: float = C_LINGER) -> None:
     """Runs in every process that forks from here, after the fork: C lingers a little after
     forking G, so a G that does not wait to be re-parented reports C as its parent."""
     if os.getppid() == me:
-        time.sleep(C_LINGER)
+        time.sleep(linger)
+
+
+def _watch_report(report: str, notes: str) -> None:
+    """Runs in every process forked from here (C, then G): an audit hook notes in `notes`
+    any opening of `report` itself for writing. The report must appear complete or not at
+    all, so it is written elsewhere and renamed onto `report`, never opened for writing; a
+    reader could otherwise find it empty or half-written (too briefly to be caught reading)."""
+    if _WATCHING[0]:
+        return  # G inherits C's hook
+    _WATCHING[0] = True
+    target = os.path.realpath(report)
+
+    def hook(event, args):
+        if event != "open" or not args or isinstance(args[0], int):
+            return
+        mode, flags = (args[1] or ""), (args[2] if len(args) > 2 else 0) or 0
+        writes = any(c in str(mode) for c in "wax+") or flags & (os.O_WRONLY | os.O_RDWR)
+        try:
+            if writes and os.path.realpath(os.fsdecode(args[0])) == target:
+                fd = os.open(os.path.join(notes, str(os.getpid())),
+                             os.O_WRONLY | os.O_CREAT, 0o600)
+                os.close(fd)
+        except (OSError, TypeError, ValueError):
+            pass
+
+    sys.addaudithook(hook)
 
 
 def _forks(folder: str) -> dict[int, int]:
@@ -151,8 +211,10 @@ def orphan_run() -> dict:
     folder = tempfile.mkdtemp(dir=".")
     forks = tempfile.mkdtemp(dir=".")
     report = os.path.join(folder, "report.txt")
+    in_place = tempfile.mkdtemp(dir=".")
     os.register_at_fork(after_in_child=functools.partial(_note_fork, forks),
                         after_in_parent=functools.partial(_hold_c, me))
+    os.register_at_fork(after_in_child=functools.partial(_watch_report, report, in_place))
     started = time.monotonic()
     g = zombies.orphan(report)
     seconds = time.monotonic() - started
@@ -194,6 +256,44 @@ def orphan_run() -> dict:
     out["g_status"] = status
     out["g_still_running"] = valid and status is None and psutil.pid_exists(g)
     out["torn"] = torn[:3]
+    out["in_place"] = sorted(int(p) for p in os.listdir(in_place))
+    out["report"] = open(report).read()[:200] if os.path.exists(report) else None
+    kill_children()
+    return out
+
+
+def orphan_not_reparented() -> dict:
+    """orphan() whose C is held alive for C_HOLD s after forking G (by an at-fork hook), so G
+    is not re-parented within 5 s: G must give up, write nothing and exit 1."""
+    import psutil
+    import zombies
+
+    from graders.scenarios.common import kill_children
+
+    me = os.getpid()
+    folder = tempfile.mkdtemp(dir=".")
+    report = os.path.join(folder, "report.txt")
+    os.register_at_fork(after_in_parent=functools.partial(_hold_c, me, C_HOLD))
+    started = time.monotonic()
+    g = zombies.orphan(report)
+    out: dict = {"returned": g if type(g) is int else repr(g),
+                 "seconds": round(time.monotonic() - started, 2),
+                 "linux": sys.platform.startswith("linux"), "hold": C_HOLD}
+    status = None
+    valid = type(g) is int and g > 0
+    deadline = time.monotonic() + 2.0  # G gave up (or was re-parented) before C was let go
+    while valid and time.monotonic() < deadline:
+        try:
+            pid, raw = os.waitpid(g, os.WNOHANG)
+            if pid:
+                status = os.waitstatus_to_exitcode(raw)
+                break
+        except ChildProcessError:
+            if not psutil.pid_exists(g):
+                break
+        time.sleep(0.005)
+    out["g_status"] = status
+    out["g_still_running"] = valid and status is None and psutil.pid_exists(g)
     out["report"] = open(report).read()[:200] if os.path.exists(report) else None
     kill_children()
     return out
