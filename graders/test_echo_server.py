@@ -19,6 +19,11 @@ STOP_LIMIT = 0.5  # the contract: serve() returns within 0.5 s of stop being set
 STOP_MARGIN = 0.2 * SCALE  # scheduling slack on top of it (plus the lateness measured)
 CLIENTS, LINES = 50, 20
 N_PENDING, BACKLOG = 40, 64  # clients connecting at once to open_server(backlog=BACKLOG)
+CHAT_TIMEOUT = 0.5  # chat()'s timeout for a server that never accepts or never answers
+CHAT_LATE = LIMIT  # how much longer than that chat() may take to raise
+CHAT_WAIT = CHAT_TIMEOUT + 2 * LIMIT  # how long each of those cases waits for chat() to end
+CUT_TIMEOUT = 2.0  # chat()'s timeout for a server that closes mid-reply (a spinner burns it)
+CHAT_BUSY_CPU = 0.25  # CPU seconds chat() may use there (a correct one uses milliseconds)
 SUFFIX = sc.SUFFIX.decode()
 
 _runs: dict = {}
@@ -47,6 +52,11 @@ def _client(student, name: str) -> dict:
     if "raised" in r:
         fail(f"{name}() raised {r['raised']}.")
     return r
+
+
+def _chat_faults(student) -> dict:
+    return _shared(student, sc.chat_faults, CHAT_TIMEOUT, CHAT_WAIT, CUT_TIMEOUT,
+                   checks={"threads": False}, what="chat()")
 
 
 def _talk(student) -> dict:
@@ -418,6 +428,80 @@ def test_chat(student):
         fail(f"chat() returned {r['replies']!r}; expected {want!r}: one reply per message "
              f"sent, UTF-8 decoded, without its newline, in order. A reply may arrive in "
              f"pieces: read until b'\\n' (one of them came in two parts).")
-    if r["left_open"]:
-        fail("chat() returned but left its connection open: close the socket (`with "
-             "socket.create_connection(...) as sock:`).")
+
+
+_NO_REPLY = "a server that accepted the connection and read the lines but never answered"
+_NO_ACCEPT = "a server that never accepted the connection (its queue was full)"
+_CUT = ("a server that answered the first message, sent 3 bytes of the second reply and "
+        "closed the connection")
+
+
+@pytest.mark.points(2)
+def test_chat_times_out(student):
+    """chat(..., timeout) raises TimeoutError when the server never answers or never accepts"""
+    r = _chat_faults(student)
+    call = f"chat(..., timeout={CHAT_TIMEOUT:g})"
+    for name, what, fix in (
+            ("no_reply", _NO_REPLY,
+             "waiting for the reply, it did not give up after `timeout` seconds. Create the "
+             "socket with socket.create_connection((host, port), timeout=timeout) and never "
+             "call settimeout(None) or setblocking(True) on it"),
+            ("no_accept", _NO_ACCEPT,
+             "connecting, it did not give up after `timeout` seconds. The timeout covers "
+             "connecting too: pass it to socket.create_connection((host, port), "
+             "timeout=timeout), or call sock.settimeout(timeout) before sock.connect()")):
+        case = r[name]
+        if case.get("skipped"):
+            continue
+        if not case["returned"]:
+            fail(f"{call} to {what} had not returned {CHAT_WAIT:g} s later: {fix}.")
+        took = f"after {case['elapsed']:.2f} s"
+        if case["error"] is None:
+            fail(f"{call} to {what} returned {case['value']!r} {took}; it must raise "
+                 f"TimeoutError when the timeout expires (let the socket's TimeoutError "
+                 f"propagate), never return as if the server had answered.")
+        if not case["os_error"]:
+            fail(f"{call} to {what} raised {case['error']} {took}; expected TimeoutError "
+                 f"(socket.timeout, an OSError): let the socket's own error propagate.")
+        if case["elapsed"] > CHAT_TIMEOUT + CHAT_LATE:
+            fail(f"{call} to {what} raised {case['error']} only {took}: it must give up "
+                 f"after about `timeout` seconds. Use the timeout it is given, not a number "
+                 f"of its own.")
+        if case["elapsed"] < 0.8 * CHAT_TIMEOUT:
+            fail(f"{call} to {what} raised {case['error']} {took}, before its timeout had "
+                 f"expired: wait up to `timeout` seconds (a blocking socket with that "
+                 f"timeout), do not give up at once.")
+
+
+def test_chat_stops_when_server_closes(student):
+    """chat() raises (or returns) at once when the server closes in the middle of a reply"""
+    case = _chat_faults(student)["cut"]
+    if not case["returned"]:
+        cpu = case["cpu_stuck"]
+        spin = (f" Meanwhile its thread used {cpu:.2f} s of CPU in {sc.CPU_WINDOW} s: a busy "
+                f"loop." if cpu is not None and cpu > BUSY_CPU else "")
+        fail(f"with {_CUT}, chat() had not returned {CHAT_WAIT:g} s later.{spin} Once the "
+             f"server has closed, recv() returns b'' at once and for ever: the first time it "
+             f"does, raise ConnectionError (the reply will never be complete) instead of "
+             f"calling recv() again.")
+    if case["cpu"] is not None and case["cpu"] > CHAT_BUSY_CPU:
+        fail(f"with {_CUT}, chat() ended ({case['error'] or 'it returned'}) only after "
+             f"{case['elapsed']:.2f} s, having used {case['cpu']:.2f} s of CPU: it kept "
+             f"calling recv() although recv() returned b''. Raise ConnectionError the first "
+             f"time recv() returns b''.")
+
+
+def test_chat_closes_its_socket(student):
+    """chat() closes its socket when it returns and when it raises"""
+    fix = ("close it on every way out, also when an exception is raised: `with "
+           "socket.create_connection((host, port), timeout=timeout) as sock:` (or "
+           "try/finally: sock.close()).")
+    r = _client(student, "chat")
+    if r.get("unclosed") or (r.get("unclosed") is None and r.get("left_open")):
+        fail(f"chat() returned its replies but left its socket open: {fix}")
+    faults = _chat_faults(student)
+    for name, what in (("no_reply", _NO_REPLY), ("cut", _CUT), ("no_accept", _NO_ACCEPT)):
+        case = faults[name]
+        if case.get("unclosed"):
+            how = f"raised {case['error']}" if case["error"] else "returned"
+            fail(f"with {what}, chat() {how} but left its socket open: {fix}")

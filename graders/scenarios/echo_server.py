@@ -22,6 +22,8 @@ import traceback
 
 import psutil
 
+from graders.scenarios.common import plain
+
 SUFFIX = b"jack, my_lover"  # the contract's SUFFIX: the grader does not trust the student's
 CPU_WINDOW = 0.2  # seconds over which a thread's CPU use and recv() calls are measured
 LONG_LINE = 1_000_000  # bytes without a newline: far beyond the 64 KiB limit
@@ -826,15 +828,52 @@ def serve_checks(n_clients: int, n_lines: int, seed: int, limit: float, stall: f
 # --------------------------------------------------------------------------------- chat()
 
 
+_HELD: dict[int, list[socket.socket]] = {}  # port -> the sockets that connected to it
+_hook: list = []
+
+
+def _audit(event: str, args: tuple) -> None:
+    """Audit hook: remember each socket that connects to a port in _HELD."""
+    if event != "socket.connect":
+        return
+    try:
+        held = _HELD.get(args[1][1])
+        if held is not None and isinstance(args[0], socket.socket):
+            held.append(args[0])
+    except Exception:  # noqa: BLE001 - an audit hook must never raise
+        pass
+
+
+def _hold(port: int) -> list[socket.socket]:
+    """From now on, keep every socket that connects to `port` alive, to see afterwards
+    whether chat() closed it: a socket that chat() leaves open would otherwise be closed by
+    the garbage collector as chat() returns, and the server could not tell the difference."""
+    if not _hook:
+        sys.addaudithook(_audit)
+        _hook.append(_audit)
+    return _HELD.setdefault(port, [])
+
+
+def _left_open(held: list[socket.socket], limit: float) -> int:
+    """How many of `held` are still open, waiting up to `limit` s for them to close."""
+    deadline = time.monotonic() + limit
+    while any(s.fileno() != -1 for s in held) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return sum(s.fileno() != -1 for s in held)
+
+
 class _EchoServer:
     """The grader's own echo server for chat(): records every byte it receives, answers each
-    line with line + SUFFIX + newline, and sends reply number `split` in two halves."""
+    line with line + SUFFIX + newline, and sends reply number `split` in two halves.
+    mute: it never answers. cut: reply number `cut` gets only its first 3 bytes, then the
+    server closes its sending side (the client reads the end of the stream) and reads on
+    until the client closes."""
 
-    def __init__(self, split: int):
+    def __init__(self, split: int = -1, mute: bool = False, cut: int = -1):
         self.listener = _listener()
         self.listener.settimeout(0.02)
         self.port = self.listener.getsockname()[1]
-        self.split = split
+        self.split, self.mute, self.cut = split, mute, cut
         self.replies = 0
         self.received: list[bytearray] = []
         self.ended: list[threading.Event] = []
@@ -871,7 +910,12 @@ class _EchoServer:
                 *lines, buf = buf.split(b"\n")
                 for line in lines:
                     reply = line + SUFFIX + b"\n"
-                    if self.replies == self.split:
+                    if self.mute or self.replies > self.cut >= 0:
+                        continue
+                    if self.replies == self.cut:
+                        conn.sendall(reply[:3])
+                        conn.shutdown(socket.SHUT_WR)
+                    elif self.replies == self.split:
                         conn.sendall(reply[:3])
                         time.sleep(0.05)
                         conn.sendall(reply[3:])
@@ -904,6 +948,7 @@ def chat_checks(limit: float) -> dict:
     import echo_server
 
     srv = _EchoServer(split=1)
+    held = _hold(srv.port)
     box: dict = {}
 
     def call():
@@ -936,8 +981,123 @@ def chat_checks(limit: float) -> dict:
         time.sleep(0.01)
     out["connections"] = len(srv.received)
     out["left_open"] = sum(not e.is_set() for e in srv.ended)
+    out["unclosed"] = _left_open(held, 0) if not out["hung"] else None
     out["sent"] = b"".join(srv.received).decode("utf-8", "replace")
     srv.close()
+    return out
+
+
+class _Chat:
+    """The student's chat() in a thread of its own, timed: wall time and the CPU time of
+    that thread while in chat()."""
+
+    def __init__(self, port: int, messages: list[str], timeout: float):
+        self.args = ("127.0.0.1", port, iter(messages))
+        self.timeout = timeout
+        self.value = self.error = None
+        self.elapsed = self.cpu = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._main, name="chat", daemon=True)
+        self.thread.start()
+
+    def _main(self) -> None:
+        import echo_server
+
+        cpu, start = time.thread_time(), time.monotonic()
+        try:
+            self.value = echo_server.chat(*self.args, timeout=self.timeout)
+        except BaseException as e:  # noqa: BLE001 - reported to the student
+            self.error = e
+        self.elapsed = round(time.monotonic() - start, 3)
+        self.cpu = round(time.thread_time() - cpu, 3)
+        self.done.set()
+
+    def report(self, wait: float) -> dict:
+        """Wait up to `wait` s for chat() to end: how it ended (or its CPU use if not)."""
+        returned = self.done.wait(wait)
+        out = {"returned": returned, "elapsed": self.elapsed, "cpu": self.cpu,
+               "error": _describe(self.error), "os_error": isinstance(self.error, OSError),
+               "value": plain(self.value), "cpu_stuck": None}
+        if not returned:
+            out["cpu_stuck"] = _cpu_used(self.thread)
+        if isinstance(self.error, NotImplementedError):
+            raise self.error
+        return out
+
+
+def _chat_no_accept(timeout: float, wait: float) -> dict:
+    """chat() to a server whose queue is full: its SYN is dropped, connect() never ends."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    _, fillers = _pending(("127.0.0.1", port), 3, 0.3)
+    try:
+        full = sum(not _connected(f) for f in fillers) > 0
+        if not full:  # this OS queues them all: no way here to make a connect() hang
+            return {"skipped": True}
+        held = _hold(port)
+        run = _Chat(port, ["hello"], timeout)
+        out = run.report(wait)
+        out["unclosed"] = _left_open(held, 0.5) if out["returned"] else None
+        return out
+    finally:
+        for f in fillers:
+            _close(f)
+        _close(listener)
+
+
+def _connected(sock: socket.socket) -> bool:
+    try:
+        sock.getpeername()
+        return True
+    except OSError:
+        return False
+
+
+def _chat_no_reply(timeout: float, wait: float) -> dict:
+    """chat() to a server that accepts and reads every line but never answers."""
+    srv = _EchoServer(mute=True)
+    held = _hold(srv.port)
+    try:
+        run = _Chat(srv.port, ["hello", "are you there?"], timeout)
+        out = run.report(wait)
+        out["sent"] = b"".join(srv.received).decode("utf-8", "replace")[:200]
+        if out["returned"]:
+            out["unclosed"] = _left_open(held, 0.5)
+        else:
+            srv.hang_up()  # the end of the stream lets a chat() stuck in recv() out
+            out["after_hang_up"] = run.done.wait(wait)
+        return out
+    finally:
+        srv.close()
+
+
+def _chat_cut(timeout: float, wait: float) -> dict:
+    """chat() to a server that answers the first line, sends 3 bytes of the second reply,
+    then closes its side: recv() returns b'' at once, and for ever."""
+    srv = _EchoServer(cut=1)
+    held = _hold(srv.port)
+    try:
+        run = _Chat(srv.port, ["first", "second"], timeout)
+        out = run.report(wait)
+        out["unclosed"] = _left_open(held, 0.5) if out["returned"] else None
+        return out
+    finally:
+        srv.close()
+
+
+def chat_faults(timeout: float, wait: float, cut_timeout: float) -> dict:
+    """chat() when things go wrong, one case after the other (a chat() that spins on the
+    last one is left spinning: the harness ends the child): a server that never accepts, one
+    that never answers (chat(..., timeout) must raise within about `timeout` s), and one that
+    closes in the middle of a reply (chat() must raise or return, not loop). `wait`: how
+    long each case waits for chat() to end."""
+    out = {}
+    for name, case, t in (("no_accept", _chat_no_accept, timeout),
+                          ("no_reply", _chat_no_reply, timeout),
+                          ("cut", _chat_cut, cut_timeout)):
+        out[name] = case(t, wait)
     return out
 
 
