@@ -1,7 +1,7 @@
 """Breaks: G must exit 0 after writing its report (its exit statuses are swapped: 1, and 0).
 
 Mutant of solutions/zombies.py: orphan_g_exit_status_swapped.
-Rule: zombies.orphan.g-exits-0 (docs/RULES.md).
+Rule: zombies.orphan.exits-0 (docs/RULES.md).
 """
 
 import os
