@@ -49,6 +49,25 @@ def _done_per_item(log: list) -> tuple[list, int]:
     return taken, early
 
 
+def _done_before_eaten(log: list):
+    """The first item marked done while eat() had not finished with it, or None.
+
+    A task_done() is fine when some eaten item is not yet marked done (even if the consumer
+    already took the next one), or when the last item taken is the stop sign."""
+    eaten_not_done, last = 0, None
+    for event in log:
+        if event[0] == "get":
+            last = event[1]
+        elif event[0] == "ate":
+            eaten_not_done += 1
+        elif event[0] == "done":
+            if eaten_not_done:
+                eaten_not_done -= 1
+            elif last is not None:
+                return last
+    return None
+
+
 @pytest.mark.points(2)
 def test_consumer(student):
     """consumer() eats every item, marks each done once (eat raising too), returns on None"""
@@ -98,6 +117,13 @@ def test_consumer(student):
             f"never ate {missing[0]!r}" if missing else f"ate {dict(eaten)}"
         fail(f"consumer() {what}; expected each of the {len(items)} items put on the queue "
              f"eaten exactly once.")
+    early_done = _done_before_eaten(log)
+    if early_done is not None:
+        fail(f"consumer() marked {early_done!r} done with q.task_done() before eat() had "
+             f"finished with it: q.join() counts an item as processed once it is marked done, "
+             f"so the kitchen could go on (stop the consumers, return) while items are still "
+             f"being eaten. Call q.task_done() after eat(name, item) has returned or raised "
+             f"(in a finally).")
     dones = sum(e[0] == "done" for e in log)
     if dones == len(taken):
         return
@@ -220,3 +246,65 @@ def test_kitchen_small(student):
     r = student.run(sc.kitchen_small_run, checks=OWN_CHECKS, what="kitchen()")
     _check_kitchen(r["one"], "kitchen() with 2 producers x 3 items and 1 consumer")
     _check_kitchen(r["empty"], "kitchen() with 1 producer x 0 items and 2 consumers")
+
+
+INTERRUPTED_COUNT, INTERRUPTED_CONSUMERS = 3, 2
+
+
+def test_kitchen_interrupted(student):
+    """kitchen() interrupted (KeyboardInterrupt) while it waits leaves no process behind
+
+    The contract gives kitchen() no input on which it must raise, yet "no process left
+    behind" is what a careful instructor expects on every path, and an exception can always
+    reach it from outside: Ctrl-C, or a signal handler of the caller (signal.alarm) raising
+    in the main thread. So the grader's eat holds the last item, and once everything else is
+    eaten and kitchen() waits in q.join(), the grader raises KeyboardInterrupt in it (SIGINT
+    to the calling thread only: the consumers get no signal, as when the caller's own code
+    raises), then lets the held item go. kitchen() must let the exception through and, by
+    then, have stopped and joined every process it started: the usual way is a `finally:`
+    that terminate()s what still runs and joins everything (a graceful stop with one None
+    per consumer, then joins, is fine too). Daemon consumers do not make up for it: they
+    die only when the whole program exits, and a caller that catches the exception goes on.
+    """
+    r = student.run(sc.kitchen_interrupted_run, INTERRUPTED_COUNT, INTERRUPTED_CONSUMERS,
+                    checks=OWN_CHECKS, what="kitchen()")
+    who = (f"kitchen() with 2 producers x {r['count']} items and {r['n_consumers']} "
+           f"consumers")
+    where = r["where"] or {}
+    what = (f"the grader interrupted it with KeyboardInterrupt (SIGINT to the calling thread, "
+            f"as Ctrl-C sends) while {r['expected'] - 1} of {r['expected']} items were eaten "
+            f"and the grader's eat held the last one, {r['held']!r}"
+            + (", kitchen() waiting in q.join()" if where.get("kind") == "queue join" else ""))
+    if not r["ready"]:
+        how = (f"raised {r['raised']} before" if r["raised"] and not r["sent"] else
+               f"did not get within {sc.LIMIT:g} s to the point where")
+        fail(f"{who} {how} every item but the one the grader's eat holds ({r['held']!r}) was "
+             f"eaten, so it could not be interrupted there: make test_kitchen pass first.")
+    if r["stuck"]:
+        stuck = r["stuck"]
+        at = f" (your code at {stuck['line']})" if stuck.get("line") else ""
+        how = (f"in .join() of a {stuck.get('joined', 'child')} process"
+               if stuck["kind"] == "process join" else
+               "in q.join()" if stuck["kind"] == "queue join" else "somewhere")
+        alive = f"; still running: {_roles(r['alive'])}" if r["alive"] else ""
+        fail(f"{who} did not come back within {sc.BACK:g} s after {what}: it waits {how}{at}"
+             f"{alive}. When an exception interrupts kitchen(), its clean-up must not wait "
+             f"for consumers that will never stop by themselves: terminate() every process "
+             f"still alive, then join them all (in a finally), and let the exception "
+             f"propagate.")
+    if r["raised"] is None:
+        fail(f"{who} returned normally although {what}: an exception that interrupts "
+             f"kitchen() must reach its caller. Clean up in a finally (or except "
+             f"BaseException: ...; raise), do not swallow it.")
+    raised = "let the KeyboardInterrupt through" if r["interrupted"] else f"raised {r['raised']}"
+    if r["running"]:
+        fail(f"{who} {raised} when {what}, but left {_roles(r['running'])} running. No "
+             f"process may be left behind on any path, also when kitchen() raises: in a "
+             f"finally, terminate() every process still alive (the consumers wait for items "
+             f"that never come), then join every process you started. Daemon processes die "
+             f"only when the whole program exits, and a caller that catches the exception "
+             f"goes on running.")
+    if r["zombies"]:
+        fail(f"{who} {raised} when {what}, and left {_roles(r['zombies'])} that had ended but "
+             f"were never joined (zombies): join every process you started, also when "
+             f"kitchen() raises.")

@@ -125,11 +125,18 @@ class CountingQueue(multiprocessing.queues.JoinableQueue):
 
 
 _EATS: list[list] = []
+_EAT_LOG: list = [None]  # the log of the CountingQueue consumer_run() hands to consumer()
 
 
 def counting_eat(bad: tuple, name, item) -> None:
-    """The `eat` handed to consumer() in this process: log the call, raise for `bad` items."""
+    """The `eat` handed to consumer() in this process: log the call, raise for `bad` items.
+
+    Once done with the item (returning or raising), it notes ["ate", item] in the queue's
+    log, so a task_done() that comes before the eating is over shows there."""
     _EATS.append([str(name)[:60], _text(item)])
+    log = _EAT_LOG[0]
+    if log is not None:
+        log.append(["ate", _text(item)])
     if item in bad:
         raise BadBun(f"the grader's eat() refuses {item!r} (a bad bun, on purpose)")
 
@@ -148,6 +155,7 @@ def consumer_run(first: list, second: list, bad: list) -> dict:
 
     _EATS.clear()
     q = CountingQueue()
+    _EAT_LOG[0] = q.log
     for item in first:
         q.put(item)
     box: dict = {}
@@ -364,3 +372,125 @@ def kitchen_small_run() -> dict:
     if one["stuck"] or one["running"] or one["zombies"]:
         return {"one": one}
     return {"one": one, "empty": _kitchen(pc, {"jason": "masala"}, 0, 2, 0.001, [])}
+
+
+# ------------------------------------------------------------------ kitchen(), interrupted
+
+BACK = 5.0 * SCALE  # s an interrupted kitchen() may take to clean up and raise
+SETTLE_IN_JOIN = 1.5 * SCALE  # s to wait for kitchen() to reach q.join() once it can
+
+
+def gated_eat(folder: str, signals: str, gate_item: str, name, item) -> None:
+    """The `eat` of the interrupted kitchen: like record_eat, but `gate_item` is held (file
+    `holding` in `signals`) until the grader opens the gate (file `gate`), at most 10 s."""
+    if item == gate_item:
+        open(os.path.join(signals, "holding"), "w").close()
+        deadline = time.monotonic() + 10 * SCALE
+        while not os.path.exists(os.path.join(signals, "gate")) and time.monotonic() < deadline:
+            time.sleep(0.005)
+    record_eat(folder, 0.0, (), name, item)
+
+
+def kitchen_interrupted_run(count: int, n_consumers: int) -> dict:
+    """kitchen() in this (the main) thread, interrupted by KeyboardInterrupt while it waits
+    for the last item, which the grader's eat holds: what is left behind once it raised?
+
+    A grader thread waits until every item but the held one is eaten and kitchen() waits in
+    q.join() (or SETTLE_IN_JOIN s more), then sends SIGINT to this thread alone (as Ctrl-C
+    would, but not to the consumers), then lets the held item go. The SIGINT handler raises
+    KeyboardInterrupt only while kitchen() is on the stack, so no grader code is hit. A
+    kitchen() that has not come back BACK s later is diagnosed, and its processes killed.
+    """
+    import signal
+
+    import producer_consumer as pc
+
+    from graders.scenarios.common import kill_children
+
+    _label_processes()
+    folder, signals = tempfile.mkdtemp(dir="."), tempfile.mkdtemp(dir=".")
+    names = list(MENU)
+    gate_item = f"{names[-1]}:{MENU[names[-1]]}:{count - 1}"
+    eat = functools.partial(gated_eat, folder, signals, gate_item)
+    others = len(MENU) * count - 1
+    main = threading.main_thread()
+    kitchen_code = getattr(pc.kitchen, "__code__", None)
+    back = threading.Event()
+    seen: dict = {"interrupts": 0}
+
+    def on_sigint(signum, frame):
+        while frame is not None:  # raise only inside kitchen(), never in the grader's code
+            if kitchen_code is None or frame.f_code is kitchen_code:
+                seen["interrupts"] += 1
+                raise KeyboardInterrupt
+            frame = frame.f_back
+
+    def interrupt() -> None:
+        if hasattr(signal, "pthread_kill"):
+            signal.pthread_kill(main.ident, signal.SIGINT)  # wakes a blocked wait (EINTR)
+        else:  # Windows: multiprocessing's waits there watch for the SIGINT event
+            import _thread
+
+            _thread.interrupt_main()
+
+    def ready() -> bool:
+        return os.path.exists(os.path.join(signals, "holding")) and _n_eaten(folder) >= others
+
+    def interrupter() -> None:
+        start = time.monotonic()
+        while not ready() and not back.is_set() and time.monotonic() - start < LIMIT:
+            time.sleep(0.01)
+        seen["ready"] = ready()
+        settle = time.monotonic() + SETTLE_IN_JOIN
+        while seen["ready"] and not back.is_set() and time.monotonic() < settle:
+            if _stuck_where(main)["kind"] == "queue join":
+                break
+            time.sleep(0.01)
+        if back.is_set():
+            return
+        seen["eaten_before"] = _n_eaten(folder)
+        seen["where"] = _stuck_where(main)
+        seen["sent"] = True
+        interrupt()
+        open(os.path.join(signals, "gate"), "w").close()
+        if back.wait(BACK):
+            return
+        seen["stuck"] = _stuck_where(main)
+        procs = _processes()
+        seen["alive"] = [_role(p) for p in procs if p.is_alive()]
+        kill_children()
+        while not back.wait(2):  # a clean-up that waits on something else: interrupt it again
+            interrupt()
+
+    old = signal.signal(signal.SIGINT, on_sigint)
+    watcher = threading.Thread(target=interrupter, name="grader-interrupter", daemon=True)
+    error = None
+    try:
+        watcher.start()
+        try:
+            pc.kitchen(dict(MENU), count, n_consumers, eat)
+        except BaseException as e:  # noqa: BLE001 - what kitchen() raised is the finding
+            error = e
+        finally:
+            back.set()
+        watcher.join(5)
+    finally:
+        signal.signal(signal.SIGINT, old)
+    if isinstance(error, NotImplementedError):
+        kill_children()
+        raise error
+    out: dict = {
+        "count": count, "n_consumers": n_consumers, "held": gate_item,
+        "expected": len(MENU) * count,
+        "ready": seen.get("ready", False), "sent": seen.get("sent", False),
+        "where": seen.get("where"), "stuck": seen.get("stuck"), "alive": seen.get("alive", []),
+        "raised": None if error is None else
+        (f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)[:300],
+        "interrupted": isinstance(error, KeyboardInterrupt),
+        "eaten_before": seen.get("eaten_before"),
+    }
+    out["running"], out["zombies"] = _leftovers(GRACE)
+    out["eaten"] = _n_eaten(folder)
+    if out["running"] or out["zombies"]:
+        kill_children()
+    return out
