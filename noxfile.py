@@ -9,7 +9,7 @@
   nox -s coverage                     which lines of solutions/ the graders reach (>= 95 %)
   nox -s release -- DEST              write the student repository (no solutions, no hidden)
   nox -s gradescope                   build the Gradescope autograder: dist/autograder.zip
-  nox -s grade-all -- SUBMISSIONS     grade a class into reports/class/gradebook.csv
+  nox -s grade-all -- SUBMISSIONS     grade a class into reports/class/ (gradebook.csv, index.html)
 
 Venvs are made with uv where it is installed, plain venv otherwise, and reused: a venv that
 already holds the kit's dependencies is not installed into again.
@@ -30,7 +30,10 @@ nox.options.sessions = ["grade"]
 ROOT = Path(__file__).resolve().parent
 PROJECT = nox.project.load_toml(ROOT / "pyproject.toml")["project"]
 GRADE_DEPS = PROJECT["dependencies"]
-DEV_DEPS = GRADE_DEPS + PROJECT["optional-dependencies"]["dev"]
+EXTRAS = PROJECT["optional-dependencies"]
+PROGRESS_DEPS = GRADE_DEPS + EXTRAS["progress"]  # bench, verify: a live progress bar
+CLASS_DEPS = PROGRESS_DEPS + EXTRAS["pages"]  # grade-all: and the class dashboard's charts
+DEV_DEPS = CLASS_DEPS + EXTRAS["dev"]
 
 
 def install(session: nox.Session, deps: list[str]) -> None:
@@ -82,7 +85,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def bench(session: nox.Session) -> None:
     """Wall time of grading, and how often each broken variant is caught (-- --repeat N --hog)."""
-    install(session, GRADE_DEPS)
+    install(session, PROGRESS_DEPS)
     session.run("python", "bench/bench.py", *session.posargs)
 
 
@@ -92,7 +95,7 @@ def verify(session: nox.Session) -> None:
 
     nox -s verify -- --repeat 10    (default 3; --jobs J grades J folders at once, default
                                     one per core)"""
-    install(session, GRADE_DEPS)
+    install(session, PROGRESS_DEPS)
     args = list(session.posargs)
     if not any(a.startswith("--repeat") for a in args):
         args += ["--repeat", "3"]
@@ -148,6 +151,9 @@ def grade_all(session: nox.Session) -> None:
     """Grade every submission in a folder, hidden graders included: reports/class/.
 
     nox -s grade-all -- SUBMISSIONS [--shard I/N] [--jobs J] [-- PYTEST ARGS]
-    nox -s grade-all -- --merge       (join the shard gradebooks)"""
-    install(session, GRADE_DEPS)
+    nox -s grade-all -- --merge       (join the shard gradebooks)
+
+    Writes reports/class/index.html too, the class dashboard (charts with pygal, the
+    pyproject's `pages` extra, installed only here), and pages/<student>.html."""
+    install(session, CLASS_DEPS)
     session.run("python", "-m", "classroom.grade_all", *session.posargs)

@@ -1,0 +1,180 @@
+"""The report page of one grading: what results.json says, as a page to look at.
+
+The grading plugin (graders/conftest.py) writes it after results.json, as reports/index.html
+(beside results.json; --page PATH for elsewhere), from that file's data alone; grade-all
+writes the same page for every student of a class from their <student>.json. It shows the
+points per exercise, each failed test's feedback with its sections (the stacks where each
+thread was stuck, tracebacks, what the code printed) and the run's facts (seed, graders
+fingerprint, containment). One HTML file: its style inline, no script, nothing fetched, so
+it opens from disk anywhere.
+
+Needs Jinja2 (a grading dependency); the plugin skips the page with one line without it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STUCK = "where each thread was stuck"
+# The sections the graders append to a failure message (harness._section), in no order.
+SECTIONS = (STUCK, "traceback", "raised at", "your code printed", "stderr", "where")
+_SECTION = re.compile(r"\n\n(" + "|".join(re.escape(s) for s in SECTIONS) + r"):\n")
+OPEN = {STUCK, "traceback", "raised at", "where"}  # shown unfolded
+
+
+def environment(*folders: Path):
+    """A Jinja2 environment over `folders` and graders/templates, escaping everything."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader([*map(str, folders), str(TEMPLATES)]),
+                             autoescape=True, undefined=jinja2.StrictUndefined,
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    env.filters["pts"] = points
+    return env
+
+
+def points(x) -> str:
+    """12.0 -> "12", 1.5 -> "1.5"."""
+    return f"{float(x or 0):g}"
+
+
+def tone(score: float, max_score: float | None) -> str:
+    """The colour class of a score: none, some (under half), most, full; na without a max."""
+    if not max_score:
+        return "na"
+    if score >= max_score:
+        return "full"
+    if score <= 0:
+        return "none"
+    return "some" if score < max_score / 2 else "most"
+
+
+def percent(score: float, max_score: float | None) -> float:
+    return round(100 * min(1.0, score / max_score), 1) if max_score else 0.0
+
+
+def feedback(output: str) -> tuple[str, list[dict]]:
+    """A failure's text as (message, sections): each section a dict with title, text,
+    stuck (the hang stacks) and open (shown unfolded)."""
+    parts = _SECTION.split((output or "").strip())
+    sections = [{"title": title, "text": text.strip("\n"), "stuck": title == STUCK,
+                 "open": title in OPEN}
+                for title, text in zip(parts[1::2], parts[2::2], strict=True)]
+    return parts[0].strip(), sections
+
+
+def exercise_of(test: dict) -> str:
+    tags = test.get("tags") or []
+    return tags[0] if tags else test.get("name", "?").split(":", 1)[0]
+
+
+def exercises(tests: list[dict]) -> list[dict]:
+    """Per exercise (in name order): tests passed and run, points and their max."""
+    table: dict[str, dict] = {}
+    for t in tests:
+        row = table.setdefault(exercise_of(t), {"passed": 0, "total": 0, "score": 0.0,
+                                                "max": 0.0})
+        row["total"] += 1
+        row["max"] += float(t.get("max_score", 0))
+        row["score"] += float(t.get("score", 0))
+        row["passed"] += t.get("status") == "passed"
+    return [{"name": name, **row, "tone": tone(row["score"], row["max"]),
+             "percent": percent(row["score"], row["max"])}
+            for name, row in sorted(table.items())]
+
+
+def containment_text(c: dict | None) -> str:
+    """What contained the student code, as the grading run's header says it."""
+    if not c:
+        return "unknown"
+    text = " + ".join(c.get("rungs") or []) or "none"
+    if c.get("weak"):
+        text += " (WEAK: a process that leaves its session and the process tree can outlive " \
+                "its test)"
+    missing = c.get("not_available") or []
+    return text + (f"; not available: {'; '.join(missing)}" if missing else "")
+
+
+def when(seconds: float | None) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(seconds or time.time()))
+
+
+def report_context(results: dict, *, title: str | None = None, back: str | None = None,
+                   graded_at: float | None = None) -> dict:
+    """What report.html shows, from a results.json."""
+    tests = list(results.get("tests") or [])
+    extra = results.get("extra_data") or {}
+    failed = []
+    for i, t in enumerate(tests):
+        if t.get("status") != "failed":
+            continue
+        message, sections = feedback(t.get("output", ""))
+        failed.append({"name": t.get("name", "?"), "exercise": exercise_of(t),
+                       "max_score": t.get("max_score", 0), "nodeid": (t.get("extra_data") or {})
+                       .get("nodeid", ""), "hidden": t.get("visibility", "visible") != "visible",
+                       "message": message, "sections": sections, "anchor": f"test-{i}"})
+    score = float(results.get("score", 0))
+    max_score = float(results.get("max_score", sum(float(t.get("max_score", 0))
+                                                   for t in tests)))
+    impl = extra.get("impl", "")
+    if not tests:
+        verdict = "No test was graded."
+    elif not failed:
+        verdict = f"Full marks: all {len(tests)} tests passed."
+    else:
+        verdict = f"{len(failed)} of {len(tests)} tests failed; each is explained below."
+    seed = extra.get("seed")
+    return {
+        "title": title or f"Grade report: {Path(impl).name or 'submission'}",
+        "back": back, "score": score, "max_score": max_score,
+        "percent": percent(score, max_score), "tone": tone(score, max_score),
+        "verdict": verdict, "output": results.get("output", ""),
+        "exercises": exercises(tests), "tests": tests, "failed": failed,
+        "passed": [t for t in tests if t.get("status") == "passed"],
+        "stuck": sum(any(s["stuck"] for s in t["sections"]) for t in failed),
+        "facts": [(k, v) for k, v in [
+            ("graded", impl),
+            ("date", when(graded_at)),
+            ("took", f"{float(results['execution_time']):.1f} s"
+             if "execution_time" in results else ""),
+            ("seed", f"{seed} (replay: nox -s grade -- --seed {seed})" if seed is not None
+             else ""),
+            ("graders sha256", extra.get("graders_sha256", "")),
+            ("containment", containment_text(extra.get("containment")) if extra else ""),
+            ("python", extra.get("python", "")),
+            ("start methods", ", ".join(extra.get("start_methods") or [])),
+        ] if v],
+    }
+
+
+def report_html(results: dict, **kwargs) -> str:
+    return environment().get_template("report.html").render(**report_context(results,
+                                                                              **kwargs))
+
+
+def write_html(path: Path, html: str) -> Path:
+    """Write a page whole (a reader never sees half of one)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(html, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def write_report(results: dict, path: Path, **kwargs) -> Path:
+    """The report page of `results` (a results.json's data) at `path`."""
+    return write_html(path, report_html(results, **kwargs))
+
+
+def page_path(results_path: Path) -> Path:
+    """Where the plugin puts the page by default: index.html beside a results.json,
+    <name>.html beside a results file of another name."""
+    results_path = Path(results_path)
+    if results_path.name == "results.json":
+        return results_path.with_name("index.html")
+    return results_path.with_suffix(".html")
