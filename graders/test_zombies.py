@@ -7,6 +7,14 @@ import pytest
 from graders.harness import fail
 from graders.scenarios import zombies as sc
 
+# orphan() is POSIX only (EXERCISES.md): where os.fork is missing its tests are skipped, with
+# this reason in the report, never failed.
+NEEDS_FORK = pytest.mark.skipif(
+    not hasattr(os, "fork"),
+    reason="orphan() is not available on Windows (nor anywhere without os.fork): it needs "
+           "os.fork, which is POSIX only; this test is skipped here, not failed, and graded on "
+           "Linux and macOS")
+
 
 @pytest.mark.points(3)
 def test_run_children(student, start_method):
@@ -50,7 +58,7 @@ def test_run_children(student, start_method):
 
 
 @pytest.mark.points(3)
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="orphan() needs os.fork (POSIX only)")
+@NEEDS_FORK
 def test_orphan(student):
     """orphan forks C, which forks G and exits; G is re-parented, reports and exits 0"""
     r = student.run(sc.orphan_run, timeout=30, what="orphan()")
@@ -110,7 +118,7 @@ def test_orphan(student):
              f"report. G must leave with os._exit(0), never return into the caller's code.")
 
 
-@pytest.mark.skipif(not hasattr(os, "fork"), reason="orphan() needs os.fork (POSIX only)")
+@NEEDS_FORK
 def test_orphan_gives_up(student):
     """orphan's G, never re-parented within 5 s, writes nothing and exits 1"""
     r = student.run(sc.orphan_not_reparented, timeout=30, what="orphan()")
