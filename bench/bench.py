@@ -11,6 +11,8 @@ and the median wall time of one grading. --hog keeps every core busy with a spin
 process meanwhile; --jobs grades J folders at once; --modules grades only those exercises
 in the solutions and stubs rows.
 With --check (what `nox -s verify` runs) the exit status is 1 on any false failure or escape.
+While it runs, stderr shows a line per grading and, on a terminal, a progress bar (tqdm:
+gradings done of all, time gone and left; classroom/progress.py).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from classroom.progress import Progress  # noqa: E402
 from tests import kit  # noqa: E402
 
 
@@ -83,18 +86,17 @@ def main(argv: list[str] | None = None) -> int:
             h.start()
     started = time.monotonic()
     jobs = [(kind, name, path) for kind, name, path in rows for _ in range(args.repeat)]
-    done = iter(range(1, len(jobs) + 1))  # next() on it is atomic enough across threads
+    bar = Progress(len(jobs), "gradings", stream=sys.stderr)
 
     def progress(job, verdict):
         """One line on stderr per grading, so a long verify shows it is moving."""
         ok, seconds, _why = verdict
-        print(f"[{next(done)}/{len(jobs)}] {job[1]}: {'right' if ok else 'WRONG'} "
-              f"{seconds:.1f} s", file=sys.stderr, flush=True)
+        bar.done(f"{job[1]}: {'right' if ok else 'WRONG'} {seconds:.1f} s")
         return verdict
 
     try:
         with tempfile.TemporaryDirectory(prefix="bench-") as tmp, \
-                ThreadPoolExecutor(args.jobs) as pool:
+                ThreadPoolExecutor(args.jobs) as pool, bar:
             verdicts = list(pool.map(lambda j: progress(j, judge(j[0], j[2], Path(tmp),
                                                                  args.workers, args.modules)),
                                      jobs))
