@@ -11,15 +11,19 @@ grader, hidden ones included, in a fresh pytest process; a submission that does 
 loops at import, is empty or hangs costs its student the points, never the batch.
 
 Written to DIR (default reports/class/): <student>.json (Gradescope results), logs/<student>.log
-(pytest's output) and gradebook.csv (student, points per exercise, total, max, note). One line
-per student is printed as it finishes, with its score and time.
+(pytest's output), gradebook.csv (student, points per exercise, total, max, note), index.html
+(the class dashboard: charts, the tests most failed, a row per student; classroom/dashboard.py)
+and pages/<student>.html (each student's report page), and run.json (the run's date,
+duration and arguments). One line per student is printed as it finishes, with its score and
+time; on a terminal a progress bar below them counts the students, the time gone and left.
 
 --shard I/N grades only the submissions at positions I, I+N, I+2N, ... (0-based, in name
 order), so N runners of a CI matrix share a class; each writes gradebook-shard-I-of-N.csv,
 and --merge joins the N shard gradebooks found in DIR into gradebook.csv (it fails if one is
-missing). --jobs J grades J submissions at once (default 1: see the README for what it does
-to verdicts). --timeout S (default 1200) ends a submission's grading after S seconds (it
-scores 0 with a note). Arguments after `--` go to pytest, e.g. `-- -k tickets`.
+missing) and writes the dashboard of the whole class. --jobs J grades J submissions at once
+(default 1: see the README for what it does to verdicts). --timeout S (default 1200) ends
+a submission's grading after S seconds (it scores 0 with a note). Arguments after `--` go
+to pytest, e.g. `-- -k tickets`.
 """
 
 from __future__ import annotations
@@ -35,9 +39,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
+from classroom.dashboard import FIXED, run_file
 from classroom.kitfiles import KIT
+from classroom.progress import Progress
 
-FIXED = ["student", "total", "max", "note"]  # the gradebook's columns besides the exercises
 SHARD_FILE = re.compile(r"gradebook-shard-(\d+)-of-(\d+)\.csv")
 
 
@@ -98,6 +103,7 @@ def grade_one(sub: Path, out: Path, pytest_args: list[str], timeout: float) -> d
             open(log, "w", encoding="utf-8") as log_file:
         cmd = [sys.executable, "-m", "pytest", "graders", "--impl", str(sub.resolve()),
                "--results", str(results), f"--junitxml={Path(tmp) / 'junit.xml'}", "-q",
+               "--page=",  # no page here: write_dashboard() writes each student's
                "-p", "no:cacheprovider", *pytest_args]
         proc = subprocess.Popen(cmd, cwd=KIT, stdout=log_file, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
@@ -170,7 +176,24 @@ def merge(out: Path) -> Path:
     path = out / "gradebook.csv"
     write_gradebook(path, rows)
     print(f"merged {n} shards, {len(rows)} students: {path}")
+    write_dashboard(out, read_gradebook(path), [out / run_file((i, n)) for i in range(n)])
     return path
+
+
+def write_dashboard(out: Path, rows: list[dict[str, str]], runs: list[Path],
+                    title: str = "") -> None:
+    """index.html and pages/<student>.html in `out`; one line whatever happens (a page that
+    cannot be written never fails the grading of a class)."""
+    try:
+        from classroom import dashboard
+
+        path = dashboard.write_class(out, rows, runs, title=title)
+        print(f"class dashboard: {path} (open it in a browser)", flush=True)
+    except ImportError as e:
+        print(f"class dashboard skipped: {e.name or e} is not installed (nox -s grade-all "
+              f"installs it)", flush=True)
+    except Exception as e:  # the gradebook is written: the pages are a convenience
+        print(f"class dashboard not written: {type(e).__name__}: {e}", flush=True)
 
 
 def grade_class(folder: Path, out: Path, shard: tuple[int, int] | None, jobs: int,
@@ -183,28 +206,35 @@ def grade_class(folder: Path, out: Path, shard: tuple[int, int] | None, jobs: in
     print(f"grading {len(mine)} of {len(everyone)} submissions in {folder}{where}, "
           f"{jobs} at a time, hidden tests included{extra}; results in {out}", flush=True)
     width = max([len(p.name) for p in mine] + [7])
-    counter = len(str(len(mine)))
-    rows, started = [], time.monotonic()
+    rows, started, date = [], time.monotonic(), time.time()
 
     def one(sub: Path) -> tuple[dict[str, str], float]:
         t = time.monotonic()
         return grade_one(sub, out, pytest_args, timeout), time.monotonic() - t
 
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
+    with ThreadPoolExecutor(max_workers=jobs) as pool, \
+            Progress(len(mine), "students") as progress:
         futures = [pool.submit(one, sub) for sub in mine]
-        for k, future in enumerate(as_completed(futures), 1):
+        for future in as_completed(futures):
             row, seconds = future.result()
             rows.append(row)
             score = f"{row['total']}/{row['max'] or '?'}"
-            print(f"[{k:>{counter}}/{len(mine)}] {row['student']:<{width}}  {score:>9}  "
-                  f"{seconds:6.1f} s  {row['note']}".rstrip(), flush=True)
+            progress.done(f"{row['student']:<{width}}  {score:>9}  {seconds:6.1f} s  "
+                          f"{row['note']}".rstrip())
     name = f"gradebook-shard-{shard[0]}-of-{shard[1]}.csv" if shard else "gradebook.csv"
     path = out / name
     write_gradebook(path, rows)
+    run = {"started": date, "seconds": round(time.monotonic() - started, 2), "jobs": jobs,
+           "pytest_args": pytest_args, "submissions": str(folder), "students": len(rows)}
+    if shard:
+        run["shard"] = list(shard)
+    (out / run_file(shard)).write_text(json.dumps(run, indent=2), encoding="utf-8")
     problems = sum(bool(row["note"]) for row in rows)
     print(f"graded {len(rows)} submissions in {time.monotonic() - started:.1f} s"
           f"{f' ({problems} not graded: see the note column)' if problems else ''}; "
           f"gradebook: {path}", flush=True)
+    write_dashboard(out, read_gradebook(path), [out / run_file(shard)],
+                    title=f"Class dashboard (shard {shard[0]}/{shard[1]})" if shard else "")
     return path
 
 
