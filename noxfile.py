@@ -157,3 +157,18 @@ def grade_all(session: nox.Session) -> None:
     pyproject's `pages` extra, installed only here), and pages/<student>.html."""
     install(session, CLASS_DEPS)
     session.run("python", "-m", "classroom.grade_all", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def compat(session: nox.Session) -> None:
+    """Grade with every CPython 3.10+ on this machine (pyenv's versions and python3.X on
+    PATH): solutions/ full marks, the stubs 0, a dozen broken variants caught by their test.
+
+    nox -s compat -- --list                   (only show the interpreters found)
+    nox -s compat -- --python PATH ...        (grade with these only; --jobs J at once)
+
+    One venv per interpreter in .nox/compat/<version>, made and reused by bench/compat.py;
+    this session needs no venv of its own (the script uses the standard library only)."""
+    import sys
+
+    session.run(sys.executable, "bench/compat.py", *session.posargs, external=True)
