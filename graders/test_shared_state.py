@@ -2,10 +2,13 @@
 
 import pytest
 
-from graders.harness import fail
+from graders.harness import SCALE, fail
+from graders.i18n import _
 from graders.scenarios import shared_state as sc
 
-THREAD_SIZES = [(1, 10), (4, 20), (8, 8)]  # (n_threads, per_thread)
+THREAD_SIZES = [(1, 10), (4, 20), (8, 8)]  # (n_threads, per_thread), run as they are
+RACE = (2, 3)  # the size searched under controlled schedules (graders/schedule.py)
+SEARCH = 4.0  # seconds the schedule search may take (the 0.99 PCT bound takes ~1 s here)
 PROCS, PER_PROC = 4, 50  # under perturbation an unlocked update loses ~50% of 200
 
 
@@ -16,25 +19,27 @@ def _not_an_int(call: str, r: dict, expected: int) -> None:
 
 @pytest.mark.points(3)
 def test_threads_count_exactly(student):
-    """count_with_threads loses no update when threads are paused between bytecodes"""
-    r = student.run(sc.threads_count, THREAD_SIZES, perturb=True, what="count_with_threads()")
+    """count_with_threads loses no update under any thread schedule"""
+    n, per = RACE
+    r = student.run(sc.threads_controlled, n, per, student.seed, SEARCH * SCALE,
+                    student.replay and student.replay["choices"],
+                    timeout=SEARCH + 15, what=f"count_with_threads({n}, {per})")
+    student.schedules(r, f"count_with_threads({n}, {per})", _(
+        "The whole read-add-write (`counter += 1`, a check-then-set on a dict too) must run "
+        "while holding ONE threading.Lock that every thread shares: `with lock:` around it. "
+        "A lock made inside each thread, or held only for the read, protects nothing."))
+    if student.replay is not None:
+        return
+    r = student.run(sc.threads_count, THREAD_SIZES, what="count_with_threads()")
     for run in r["runs"]:
         n, per = run["args"]
         expected = n * per
         call = f"count_with_threads({n}, {per})"
         _not_an_int(call, run, expected)
-        got = run["value"]
-        if got < expected:
-            fail(f"{call} returned {got}, expected {expected}: {expected - got} of {expected} "
-                 f"additions were lost. Two threads read the same value of the counter and "
-                 f"both wrote back value + 1. The graders pause threads between bytecodes (as "
-                 f"a free-threaded Python may), so the whole read-add-write (`counter += 1`, "
-                 f"a check-then-set on a dict too) must run while holding ONE "
-                 f"threading.Lock that every thread shares: `with lock:` around it. A lock "
-                 f"made inside each thread, or held only for the read, protects nothing.")
-        if got != expected:
-            fail(f"{call} returned {got}, expected {expected}: each of the {n} threads must "
-                 f"add 1 exactly {per} times to one counter that starts at 0.")
+        if run["value"] != expected:
+            fail(_("{call} returned {got}, expected {expected}: each of the {n} threads must "
+                   "add 1 exactly {per} times to one counter that starts at 0.").format(
+                       call=call, got=run["value"], expected=expected, n=n, per=per))
 
 
 @pytest.mark.points(2)

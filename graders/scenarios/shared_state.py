@@ -40,3 +40,31 @@ def processes_count(n_procs: int, per_proc: int) -> dict:
     import shared_state
 
     return _call(shared_state.count_with_processes, n_procs, per_proc)
+
+
+def threads_controlled(n_threads: int, per_thread: int, seed: int, budget: float,
+                       replay: list | None = None) -> dict:
+    """count_with_threads(n_threads, per_thread) under controlled schedules (graders/schedule):
+    every schedule with one preemption, then PCT, until a schedule gives a wrong total or the
+    PCT bound for depth-2 bugs reaches 0.99; with `replay`, that one saved schedule."""
+    import os
+
+    import shared_state
+
+    from graders import schedule
+
+    expected = n_threads * per_thread
+
+    def check(r: dict) -> str:
+        if "raised" in r:
+            return f"raised {r['raised']}"
+        value = r.get("value")
+        if type(value) is not int:
+            return f"returned {value!r}"
+        return "" if value == expected else f"returned {value}"
+
+    prefix = os.path.dirname(os.path.abspath(shared_state.__file__)) + os.sep
+    found = schedule.explore(lambda: shared_state.count_with_threads(n_threads, per_thread),
+                             check, prefix, module=shared_state, seed=seed, budget=budget,
+                             replay=replay)
+    return schedule.plain(found)

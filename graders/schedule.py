@@ -1,0 +1,937 @@
+"""Controlled thread schedules: one thread runs at a time, and the scheduler chooses which.
+
+A race shows by design, not by luck: every thread the student's code starts (and the main
+thread that calls it) holds a private baton, and only the holder runs. At each scheduling
+point the scheduler decides who goes next: at the student's reads and writes of shared state
+(attributes, globals, closure cells, subscripts: found with `dis` in the student's code
+objects, reached through sys.monitoring on 3.12+ and the opcode tracer on 3.10/3.11), and at
+every threading primitive the student module uses (Thread start/join, Lock and RLock
+acquire/release, time.sleep). The scheduler models blocking, so it never hands the baton to a
+thread that waits for a lock, a join or a sleep, and `time.sleep` runs on a virtual clock that
+moves only when every thread waits: no test pays real seconds for it.
+
+What it cannot control (a thread blocked in C code it does not know, a spin loop that never
+ends) is noticed by a watchdog and reported as such; the threads then run free, never hang.
+
+Search (`explore`): first every schedule with one preemption at each point (all lost updates
+and most atomicity violations need one), then PCT (Burckhardt et al., ASPLOS 2010): random
+distinct thread priorities and d-1 priority change points, which finds a depth-d bug with
+probability at least 1/(n k^(d-1)) per schedule for n threads and k steps. A failing schedule is
+shrunk to the fewest preemptions, replayed to confirm, and returned as plain data: the
+choices (for --replay), a digest per step (so a replay that diverges says where), and the
+events, which the grader draws as per-thread lanes.
+
+This module runs inside the grading child: what it reports is the grading child's testimony,
+and the grader checks it for consistency (a replayed schedule must give the same digest).
+"""
+
+from __future__ import annotations
+
+import _thread
+import dis
+import hashlib
+import math
+import random
+import sys
+import threading
+import time as _time
+import types
+
+RUNNABLE, BLOCKED, SLEEPING, DONE = "runnable", "blocked", "sleeping", "done"
+STALL = 2.0  # real seconds without a scheduling step before the watchdog takes over
+MAX_STEPS = 20_000  # scheduling points in one schedule before it counts as a spin loop
+
+_real_sleep = _time.sleep
+_active: Scheduler | None = None  # the scheduler of the schedule that runs now
+
+
+class Deadlock(Exception):
+    """Raised in every thread of a schedule in which all of them wait for each other."""
+
+
+class Task:
+    """One controlled thread."""
+
+    def __init__(self, tid: int, name: str):
+        self.id, self.name = tid, name
+        self.baton = _thread.allocate_lock()
+        self.baton.acquire()  # held while the task may not run
+        self.state = RUNNABLE
+        self.waiting_on: object = None
+        self.wake_at = 0.0
+        self.error: BaseException | None = None
+        self.priority = 0.0
+
+
+# ------------------------------------------------------------------------------ strategies
+
+
+class Sticky:
+    """No preemption: the running thread goes on while it can; then the oldest runnable."""
+
+    name = "no preemption"
+
+    def start(self, sched: Scheduler) -> None:
+        pass
+
+    def choose(self, runnable: list[Task], me: Task | None, step: int, decision: int) -> Task:
+        return me if me in runnable else min(runnable, key=lambda t: t.id)
+
+
+class PreemptOnce(Sticky):
+    """Sticky, except at point `at`, where it switches to the `which`-th other runnable thread."""
+
+    def __init__(self, at: int, which: int):
+        self.at, self.which = at, which
+        self.name = f"one preemption, at step {at}"
+
+    def choose(self, runnable, me, step, decision):
+        if step == self.at and me in runnable:
+            others = sorted((t for t in runnable if t is not me), key=lambda t: t.id)
+            if others:
+                return others[self.which % len(others)]
+        return super().choose(runnable, me, step, decision)
+
+
+class PCT:
+    """Probabilistic concurrency testing, depth `depth`, over about `k` steps."""
+
+    def __init__(self, seed: int, depth: int, k: int):
+        self.rng = random.Random(seed)
+        self.name = f"PCT depth {depth}, seed {seed}"
+        self.depth = depth
+        self.changes = {s: i for i, s in enumerate(
+            sorted(self.rng.sample(range(1, max(k, depth) + 1), depth - 1)))}
+
+    def start(self, sched):
+        pass
+
+    def choose(self, runnable, me, step, decision):
+        for t in runnable:
+            if not t.priority:
+                t.priority = self.depth + self.rng.random()  # above every change point's
+        if step in self.changes and me is not None:
+            me.priority = (self.changes[step] + 1) / (self.depth + 1)  # below all initial
+        return max(runnable, key=lambda t: t.priority)
+
+
+class RandomWalk:
+    """A runnable thread chosen uniformly at every point."""
+
+    def __init__(self, seed: int):
+        self.rng = random.Random(seed)
+        self.name = f"random walk, seed {seed}"
+
+    def start(self, sched):
+        pass
+
+    def choose(self, runnable, me, step, decision):
+        return self.rng.choice(sorted(runnable, key=lambda t: t.id))
+
+
+class Replay:
+    """The choices of a saved schedule, one per point; notes where the replay diverges."""
+
+    name = "replay"
+
+    def __init__(self, choices: list[int]):
+        self.choices = list(choices)
+        self.diverged = ""
+
+    def start(self, sched):
+        pass
+
+    def choose(self, runnable, me, step, decision):
+        i = decision
+        if i < len(self.choices) and not self.diverged:
+            want = next((t for t in runnable if t.id == self.choices[i]), None)
+            if want is not None:
+                return want
+            self.diverged = (f"at step {step} the saved schedule runs thread {self.choices[i]}, "
+                             f"which is not runnable now (runnable: "
+                             f"{sorted(t.id for t in runnable)})")
+        return Sticky.choose(self, runnable, me, step, decision)
+
+
+# ------------------------------------------------------------------------------- scheduler
+
+
+class Scheduler:
+    """One schedule: the tasks, the virtual clock, the choices and the events."""
+
+    def __init__(self, strategy, prefix: str):
+        self.strategy = strategy
+        self.prefix = prefix  # student code lives under this folder
+        self.tasks: dict[int, Task] = {}
+        self.by_ident: dict[int, Task] = {}
+        self.running: Task | None = None
+        self.clock = 0.0
+        self.steps = 0
+        self.choices: list[int] = []  # the task chosen at each decision
+        self.decided_by: list[int] = []  # the task that was running at each decision
+        self.preempts: list[int] = []  # the decisions that switched away from a runnable task
+        self.events: list[list] = []  # [step, task, kind, where, label, value]
+        self.free = False  # control was given up: every thread runs free
+        self.problem = ""
+        self.guard = _thread.allocate_lock()
+        self.lock_names: dict[int, str] = {}
+
+    # ------------------------------------------------------------------ tasks
+
+    def task(self) -> Task | None:
+        if self.free:
+            return None
+        return self.by_ident.get(_thread.get_ident())
+
+    def adopt(self, name: str) -> Task:
+        """The calling thread becomes task 0, the one that runs first."""
+        t = Task(len(self.tasks), name)
+        self.tasks[t.id] = t
+        self.by_ident[_thread.get_ident()] = t
+        self.running = t
+        return t
+
+    def spawn(self, name: str) -> Task:
+        t = Task(len(self.tasks), name)
+        self.tasks[t.id] = t
+        return t
+
+    def bind(self, t: Task) -> None:
+        """Called first thing in the new thread: wait for the first turn."""
+        self.by_ident[_thread.get_ident()] = t
+        t.baton.acquire()
+
+    # ------------------------------------------------------------------ steps
+
+    def point(self, me: Task, kind: str, where: str = "", label: str = "",
+              value=None) -> None:
+        """A scheduling point in task `me`: the strategy chooses who runs; when `me` runs
+        again, the step it is about to take is recorded (`value()` is what it sees then)."""
+        if self.free:
+            return
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            self.give_up(f"more than {MAX_STEPS} steps in one schedule: a loop that waits "
+                         f"for another thread without blocking (a spin loop)?")
+            return
+        self._next(me)
+        if not self.free:
+            seen = value() if callable(value) else _NOTHING
+            self.events.append([len(self.events) + 1, me.id, kind, where, label, _show(seen)])
+
+    def block(self, me: Task, on: object, until: float | None = None) -> None:
+        """`me` waits for `on` (a lock, a task) or, with `until`, for the virtual clock."""
+        me.state = SLEEPING if on is None else BLOCKED
+        me.waiting_on, me.wake_at = on, until if until is not None else math.inf
+        self._next(me)
+        if me.error is not None:
+            error, me.error = me.error, None
+            raise error
+
+    def wake(self, on: object) -> None:
+        for t in self.tasks.values():
+            if t.state == BLOCKED and t.waiting_on is on:
+                t.state, t.waiting_on = RUNNABLE, None
+
+    def finish(self, me: Task) -> None:
+        """`me` has ended: wake its joiners and hand the baton on, for good."""
+        with self.guard:
+            me.state = DONE
+            self.wake(me)
+        if not self.free:
+            self._next(me, done=True)
+
+    def _runnable(self) -> list[Task]:
+        ready = [t for t in self.tasks.values() if t.state == RUNNABLE]
+        if ready:
+            return ready
+        waiting = [t for t in self.tasks.values() if t.state in (SLEEPING, BLOCKED)
+                   and t.wake_at < math.inf]
+        if waiting:  # everyone waits: the virtual clock jumps to the first wake-up
+            self.clock = max(self.clock, min(t.wake_at for t in waiting))
+            for t in waiting:
+                if t.wake_at <= self.clock:
+                    t.state, t.waiting_on, t.wake_at = RUNNABLE, None, 0.0
+        return [t for t in self.tasks.values() if t.state == RUNNABLE]
+
+    def _next(self, me: Task, done: bool = False) -> None:
+        with self.guard:
+            if self.free:
+                return
+            ready = self._runnable()
+            if not ready:
+                stuck = [t for t in self.tasks.values() if t.state == BLOCKED]
+                if not stuck:
+                    self.running = None
+                    return
+                self.problem = "deadlock: " + ", ".join(
+                    f"{t.name} waits for {_name_of(t.waiting_on)}" for t in stuck)
+                self.events.append([len(self.events) + 1, me.id, "deadlock", "", "", ""])
+                for t in stuck:
+                    t.error = Deadlock(self.problem)
+                    t.state = RUNNABLE
+                ready = stuck
+            nxt = self.strategy.choose(ready, None if done else me, self.steps, len(self.choices))
+            if nxt is not me and not done and me.state == RUNNABLE:
+                self.preempts.append(len(self.choices))
+            self.choices.append(nxt.id)
+            self.decided_by.append(me.id)
+            self.running = nxt
+            if nxt is me:
+                return
+            nxt.baton.release()
+        if not done:
+            me.baton.acquire()
+
+    def give_up(self, why: str) -> None:
+        """Stop controlling: every thread runs free from now on (never a hang)."""
+        with self.guard:
+            if self.free:
+                return
+            self.free = True
+            self.problem = self.problem or why
+            for t in self.tasks.values():
+                try:
+                    t.baton.release()
+                except RuntimeError:
+                    pass
+
+    def watch(self, body_done: threading.Event) -> None:
+        """A real thread: give up control when no step happens for STALL seconds."""
+        last, since = -1, _time.monotonic()
+        while not body_done.wait(0.05):
+            if self.steps != last:
+                last, since = self.steps, _time.monotonic()
+            elif _time.monotonic() - since > STALL:
+                where = _stack_of(self.running)
+                self.give_up(f"a thread blocked where the scheduler cannot see for {STALL:g} "
+                             f"s (not a threading primitive of your module, or C code):\n"
+                             f"{where}")
+                return
+
+    def digest(self) -> list[str]:
+        """One short hash per step: who ran and what it did there (for replay checks)."""
+        return [hashlib.sha256(repr(e[1:5]).encode()).hexdigest()[:8] for e in self.events]
+
+    def label_of(self, task: Task) -> str:
+        return f"thread {task.id}"
+
+
+def _name_of(thing: object) -> str:
+    if isinstance(thing, Task):
+        return f"{thing.name} to end"
+    return getattr(thing, "label", "a lock")
+
+
+def _stack_of(t: Task | None) -> str:
+    import traceback
+
+    if t is None:
+        return ""
+    for ident, task in list(_active.by_ident.items()) if _active else []:
+        if task is t:
+            frame = sys._current_frames().get(ident)
+            return "".join(traceback.format_stack(frame)[-4:]) if frame else ""
+    return ""
+
+
+def _show(value: object) -> str:
+    if value is _NOTHING:
+        return ""
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a student's __repr__
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+_NOTHING = object()
+
+
+# ---------------------------------------------------------------- primitives for student code
+
+
+class Lock:
+    """threading.Lock under the scheduler: acquire and release are scheduling points."""
+
+    def __init__(self, _real=None):
+        self._real = _real or _thread.allocate_lock()
+
+    @property
+    def label(self) -> str:
+        """`lock N`, numbered in the order the schedule first uses them."""
+        names = _active.lock_names if _active else {}
+        return names.setdefault(id(self), f"lock {len(names) + 1}")
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        s = _active
+        me = s.task() if s else None
+        if me is None:
+            return self._real.acquire(blocking, timeout)
+        s.point(me, "acquire", _caller(), self.label)
+        until = s.clock + timeout if blocking and timeout is not None and timeout >= 0 else None
+        while not self._real.acquire(False):
+            if not blocking or (until is not None and s.clock >= until):
+                return False
+            s.block(me, self, until)
+            if s.task() is None:  # control was given up while it waited
+                return self._real.acquire(blocking, timeout)
+        return True
+
+    def release(self) -> None:
+        self._real.release()
+        s = _active
+        me = s.task() if s else None
+        if me is not None:
+            with s.guard:
+                s.wake(self)
+            s.point(me, "release", _caller(), self.label)
+
+    def locked(self) -> bool:
+        return self._real.locked()
+
+    __enter__ = acquire
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+    def _at_fork_reinit(self) -> None:
+        self._real = _thread.allocate_lock()
+
+
+class RLock(Lock):
+    """threading.RLock under the scheduler."""
+
+    def __init__(self):
+        super().__init__(_thread.RLock())
+
+    def _is_owned(self) -> bool:
+        return self._real._is_owned()
+
+
+class Thread(threading.Thread):
+    """threading.Thread under the scheduler: start and join are scheduling points, and the
+    new thread waits for its turn before its run() begins."""
+
+    _task: Task | None = None
+
+    def start(self) -> None:
+        s = _active
+        me = s.task() if s else None
+        if me is None:
+            return super().start()
+        task = s.spawn(self.name)
+        self._task = task
+        run = self.run
+
+        def controlled_run():
+            s.bind(task)
+            instrument_thread(s)
+            try:
+                if task.error is None:
+                    run()
+            finally:
+                s.finish(task)
+
+        self.run = controlled_run
+        super().start()
+        s.point(me, "start", _caller(), s.label_of(task))
+
+    def join(self, timeout: float | None = None) -> None:
+        s = _active
+        me = s.task() if s else None
+        task = self._task
+        if me is None or task is None or task not in s.tasks.values():
+            return super().join(timeout)
+        s.point(me, "join", _caller(), s.label_of(task))
+        until = s.clock + timeout if timeout is not None else None
+        while task.state != DONE and s.task() is not None:
+            if until is not None and s.clock >= until:
+                return
+            s.block(me, task, until)
+        super().join(None if s.task() is not None else timeout)
+
+
+def sleep(seconds: float) -> None:
+    """time.sleep on the virtual clock: the thread waits until every other one waits too."""
+    s = _active
+    me = s.task() if s else None
+    if me is None:
+        return _real_sleep(seconds)
+    s.point(me, "sleep", _caller(), f"{seconds:g} s")
+    s.block(me, None, s.clock + max(0.0, float(seconds)))
+
+
+def _caller() -> str:
+    """file:line of the student code that called a primitive."""
+    s = _active
+    f = sys._getframe(2)
+    while f is not None:
+        if s and f.f_code.co_filename.startswith(s.prefix):
+            return f"line {f.f_lineno}"
+        f = f.f_back
+    return ""
+
+
+class _Facade(types.ModuleType):
+    """A module that stands in for `threading` or `time` in the student's module only."""
+
+    def __init__(self, real: types.ModuleType, **over):
+        super().__init__(real.__name__)
+        self.__dict__.update(over)
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+
+def control_module(module: types.ModuleType) -> callable:
+    """Make `module` use the controlled primitives; return the function that undoes it."""
+    swaps = {threading: _Facade(threading, Lock=Lock, RLock=RLock, Thread=Thread),
+             _time: _Facade(_time, sleep=sleep),
+             threading.Lock: Lock, threading.RLock: RLock, threading.Thread: Thread,
+             _thread.allocate_lock: Lock, _time.sleep: sleep}
+    saved = {}
+    for name, value in list(vars(module).items()):
+        try:
+            new = swaps.get(value)
+        except TypeError:  # unhashable
+            continue
+        if new is not None:
+            saved[name] = value
+            setattr(module, name, new)
+
+    def undo():
+        for name, value in saved.items():
+            setattr(module, name, value)
+
+    return undo
+
+
+# ------------------------------------------------------------ shared accesses in student code
+
+_LOADS = ("LOAD_FAST", "LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_CLASSDEREF")
+_READS = {"LOAD_ATTR", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_NAME",
+          "BINARY_SUBSCR", "LOAD_SUPER_ATTR"}
+_WRITES = {"STORE_ATTR", "STORE_GLOBAL", "STORE_DEREF", "STORE_NAME", "STORE_SUBSCR",
+           "DELETE_SUBSCR", "DELETE_ATTR"}
+_tables: dict[types.CodeType, dict[int, tuple]] = {}
+
+
+def _table(code: types.CodeType) -> dict[int, tuple]:
+    """offset -> (kind, op, name, object candidates, key) for the shared accesses of `code`."""
+    if code in _tables:
+        return _tables[code]
+    ins = list(dis.get_instructions(code))
+    found = {}
+    for i, x in enumerate(ins):
+        if x.opname not in _READS and x.opname not in _WRITES:
+            continue
+        kind = "read" if x.opname in _READS else "write"
+        objs = []  # (how, name, key) of the objects this access may be on, nearest first
+        for j in range(i - 1, max(-1, i - 13), -1):
+            b = ins[j]
+            if b.opname.startswith(_LOADS):
+                after = ins[j + 1] if j + 1 < i else None
+                if after is not None and after.opname == "LOAD_CONST":
+                    key = ("const", after.argval)
+                elif after is not None and after.opname.startswith(_LOADS):
+                    key = (after.opname, after.argval)
+                else:
+                    key = None
+                name = b.argval[-1] if isinstance(b.argval, tuple) else b.argval
+                objs.append((b.opname, name, key))
+        found[x.offset] = (kind, x.opname, x.argval, objs, None)
+    _tables[code] = found
+    return found
+
+
+def _lookup(frame, how: str, name: str):
+    if how.startswith(("LOAD_FAST", "LOAD_DEREF", "LOAD_CLASSDEREF")):
+        return frame.f_locals.get(name, _NOTHING)
+    if name in frame.f_globals:
+        return frame.f_globals[name]
+    return frame.f_builtins.get(name, _NOTHING)
+
+
+def _plumbing(value) -> bool:
+    """Not shared data: code, modules, classes, locks, threads."""
+    return (value is not _NOTHING and (callable(value) or isinstance(
+        value, (types.ModuleType, Lock, threading.Thread, Scheduler, type(_thread.allocate_lock())))))
+
+
+def _access(frame, offset: int):
+    """(kind, label, value) of the shared access at `offset`, or None when it is none."""
+    entry = _table(frame.f_code).get(offset)
+    if entry is None:
+        return None
+    kind, op, name, objs, key = entry
+    if op.endswith(("GLOBAL", "NAME", "DEREF")):
+        value = _lookup(frame, "LOAD_DEREF" if "DEREF" in op else "LOAD_GLOBAL", name)
+        if op.startswith("LOAD") and _plumbing(value):
+            return None
+        return kind, name, value
+    if op.endswith("SUBSCR"):
+        for how, obj_name, key in objs:
+            obj = _lookup(frame, how, obj_name)
+            if obj is _NOTHING or _plumbing(obj) or key is None:
+                continue
+            k = key[1] if key[0] == "const" else _lookup(frame, key[0], key[1])
+            try:
+                value = obj[k]
+            except Exception:  # noqa: BLE001 - not this container, or a key not there yet
+                value = _NOTHING
+                if kind == "read":
+                    continue
+            return kind, f"{obj_name}[{k!r}]", value
+        return kind, "[...]", _NOTHING
+    for how, obj_name, _key in objs:  # attributes
+        obj = _lookup(frame, how, obj_name)
+        if obj is _NOTHING:
+            continue
+        try:
+            value = getattr(obj, name)
+        except Exception:  # noqa: BLE001 - not this object, or a property that raises
+            continue
+        if _plumbing(value) or _plumbing(obj):
+            return None
+        return kind, f"{obj_name}.{name}", value
+    return kind, f"?.{name}", _NOTHING
+
+
+def _on_access(frame, offset: int) -> None:
+    s = _active
+    me = s.task() if s else None
+    if me is None:
+        return
+    found = _access(frame, offset)
+    if found is not None:
+        kind, label, _ = found
+        where = f"line {frame.f_lineno}"
+        s.point(me, kind, where, label, lambda: (_access(frame, offset) or (0, 0, _NOTHING))[2])
+
+
+_MONITOR = 4  # a sys.monitoring tool id no standard tool claims (0-2 and 5 are named)
+
+
+def instrument(prefix: str) -> callable:
+    """Make scheduling points at the shared accesses of code under `prefix`; return undo."""
+    if hasattr(sys, "monitoring"):
+        mon = sys.monitoring
+        mon.use_tool_id(_MONITOR, "kit-scheduler")
+        mon.restart_events()  # DISABLEs of an earlier schedule must not hold in this one
+        codes: set = set()
+
+        def started(code, offset):
+            if code.co_filename.startswith(prefix) and code not in codes:
+                codes.add(code)
+                mon.set_local_events(_MONITOR, code, mon.events.INSTRUCTION)
+            return mon.DISABLE
+
+        def instruction(code, offset):
+            if offset not in _table(code):
+                return mon.DISABLE
+            _on_access(sys._getframe(1), offset)
+            return None
+
+        mon.register_callback(_MONITOR, mon.events.PY_START, started)
+        mon.register_callback(_MONITOR, mon.events.INSTRUCTION, instruction)
+        mon.set_events(_MONITOR, mon.events.PY_START)
+
+        def undo():
+            mon.set_events(_MONITOR, 0)
+            for code in codes:
+                mon.set_local_events(_MONITOR, code, 0)
+            mon.register_callback(_MONITOR, mon.events.PY_START, None)
+            mon.register_callback(_MONITOR, mon.events.INSTRUCTION, None)
+            mon.free_tool_id(_MONITOR)
+
+        return undo
+
+    def local(frame, event, arg):
+        if event == "opcode":
+            _on_access(frame, frame.f_lasti)
+        return local
+
+    def call(frame, event, arg):
+        if frame.f_code.co_filename.startswith(prefix):
+            frame.f_trace_opcodes = True
+            return local
+        return None
+
+    before = sys.gettrace()
+    sys.settrace(call)
+    _tracer[0] = call
+
+    def undo():
+        sys.settrace(before)
+        _tracer[0] = None
+
+    return undo
+
+
+_tracer: list = [None]
+
+
+def instrument_thread(s: Scheduler) -> None:
+    """In a new controlled thread: the opcode tracer too (sys.monitoring covers all threads)."""
+    if _tracer[0] is not None:
+        sys.settrace(_tracer[0])
+
+
+# ---------------------------------------------------------------------------------- search
+
+
+def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = None) -> dict:
+    """Run body() once under `strategy`; return what it returned or raised, and the schedule."""
+    global _active
+    s = Scheduler(strategy, prefix)
+    undo_module = control_module(module) if module is not None else (lambda: None)
+    _active = s
+    done = threading.Event()
+    watchdog = threading.Thread(target=s.watch, args=(done,), daemon=True)
+    me = s.adopt("main")
+    undo_trace = instrument(prefix)
+    watchdog.start()
+    outcome: dict = {}
+    try:
+        outcome["value"] = body()
+    except BaseException as e:  # noqa: BLE001 - a finding about the student's code
+        outcome["raised"] = f"{type(e).__name__}: {e}"
+    finally:
+        undo_trace()
+        left = [t.name for t in s.tasks.values() if t.state != DONE and t is not me]
+        s.give_up(s.problem or (f"threads still running when the call returned: {left}"
+                                if left else "finished"))
+        done.set()
+        _active = None
+        undo_module()
+    if left:
+        outcome["left"] = left
+    problem = "" if s.problem == "finished" else s.problem
+    return {**outcome, "steps": s.steps, "threads": len(s.tasks), "choices": s.choices,
+            "events": s.events, "digest": s.digest(), "problem": problem,
+            "decided_by": s.decided_by, "preempted_at": s.preempts,
+            "preemptions": len(s.preempts), "virtual_s": s.clock,
+            "diverged": getattr(strategy, "diverged", ""), "strategy": strategy.name}
+
+
+def schedules_for(n: int, k: int, depth: int = 2, target: float = 0.99) -> int:
+    """PCT schedules needed for probability `target` of finding a depth-`depth` bug."""
+    p = 1.0 / (max(n, 1) * max(k, 1) ** (depth - 1))
+    return math.ceil(math.log(1 - target) / math.log(1 - p)) if p < 1 else 1
+
+
+def explore(body, check, prefix: str, module=None, seed: int = 0, budget: float = 3.0,
+            replay: list[int] | None = None) -> dict:
+    """Search schedules of body() for one where check(outcome) returns a complaint.
+
+    Returns {"found": the shrunk failing schedule or None, "schedules": how many ran, "k",
+    "n", "bound" (the PCT guarantee reached for depth-2 bugs), "uncontrolled": why control
+    was given up, if it was}."""
+    started = _time.monotonic()
+    runs = 0
+
+    def attempt(strategy):
+        nonlocal runs
+        runs += 1
+        r = run_schedule(body, strategy, prefix, module)
+        r["complaint"] = check(r)
+        return r
+
+    if replay is not None:
+        r = attempt(Replay(replay))
+        return {"found": r if r["complaint"] else None, "schedules": 1, "replayed": r,
+                "k": r["steps"], "n": r["threads"], "bound": 0.0, "uncontrolled": r["problem"]}
+    first = attempt(Sticky())
+    k, n = max(first["steps"], 1), max(first["threads"], 1)
+    summary = {"k": k, "n": n, "schedules": 1, "bound": 0.0, "uncontrolled": "",
+               "pct_needed": schedules_for(n, k)}
+    if first["problem"] and not first["problem"].startswith("deadlock"):
+        summary["uncontrolled"] = first["problem"]
+    failing = first if first["complaint"] else None
+    plans = [PreemptOnce(at, which) for at in range(1, k + 1) for which in range(max(n - 1, 1))]
+    rng = random.Random(seed)
+    pct_runs = 0
+    while failing is None and _time.monotonic() - started < budget:
+        if plans:
+            strategy = plans.pop(0)
+        elif rng.random() < 0.9:
+            depth = 2 if rng.random() < 0.8 else 3
+            strategy = PCT(rng.randrange(2**31), depth, k)
+            pct_runs += depth == 2
+        else:
+            strategy = RandomWalk(rng.randrange(2**31))
+        r = attempt(strategy)
+        if r["problem"] and not r["problem"].startswith("deadlock"):
+            summary["uncontrolled"] = r["problem"]
+            break
+        if r["complaint"]:
+            failing = r
+        if not plans and pct_runs >= summary["pct_needed"] * 1.1:
+            break
+    p = 1.0 / (n * k)
+    summary["bound"] = 1 - (1 - p) ** pct_runs
+    summary["schedules"] = runs
+    summary["pct_runs"] = pct_runs
+    summary["seconds"] = round(_time.monotonic() - started, 3)
+    if failing is not None:
+        found_by = failing["strategy"]
+        failing = shrink(failing, attempt)
+        failing["found_by"] = found_by
+        again = attempt(Replay(failing["choices"]))
+        failing["replays"] = bool(again["complaint"]) and again["digest"] == failing["digest"]
+    summary["found"] = failing
+    return summary
+
+
+def shrink(failing: dict, attempt) -> dict:
+    """Fewer preemptions, same failure: at one preemption after another, stay with the thread
+    that was running, then go on without preempting; keep it when it still fails."""
+    best = failing
+    for _ in range(20):
+        better = None
+        for i in best["preempted_at"]:
+            trial = best["choices"][:i] + [best["decided_by"][i]]
+            r = attempt(_Prefix(trial))
+            if r["complaint"] and r["preemptions"] < best["preemptions"]:
+                better = r
+                break
+        if better is None:
+            return best
+        best = better
+    return best
+
+
+class _Prefix(Replay):
+    """The given choices, then no preemption."""
+
+    name = "shrunk"
+
+    def choose(self, runnable, me, step, decision):
+        if decision < len(self.choices):
+            want = next((t for t in runnable if t.id == self.choices[decision]), None)
+            if want is not None:
+                return want
+        return Sticky.choose(self, runnable, me, step, decision)
+
+
+def plain(summary: dict) -> dict:
+    """The search's summary as JSON data for the grader (values as their repr)."""
+    out = dict(summary)
+    for key in ("found", "replayed"):
+        run = out.get(key)
+        if run:
+            run = dict(run)
+            if "value" in run:
+                run["value"] = _show(run["value"])
+            out[key] = run
+    return out
+
+
+# --------------------------------------------------------------- for the grader: show it
+
+
+def lanes(found: dict, names: dict[int, str] | None = None, limit: int = 40) -> str:
+    """The failing schedule as per-thread columns, the conflicting accesses marked."""
+    events = found["events"]
+    ids = sorted({e[1] for e in events})
+    names = names or {}
+    title = {i: names.get(i, "main (your function)" if i == 0 else f"thread {i}") for i in ids}
+    marked = set(conflict(events)[0])
+    width = 34
+    rows = ["step  " + " | ".join(f"{title[i]:<{width}}" for i in ids)]
+    keep = _window(events, marked, limit)
+    for n, e in enumerate(events):
+        if n not in keep:
+            if n - 1 in keep:
+                rows.append("  ..")
+            continue
+        step, tid, kind, where, label, value = e
+        text = f"{kind} {label}{' = ' + value if value and kind == 'read' else ''}"
+        text += f" ({where})" if where else ""
+        text = ("<< " if n in marked else "") + text
+        cells = [(text if i == tid else "")[:width].ljust(width) for i in ids]
+        rows.append(f"{step:>4}  " + " | ".join(cells))
+    return "\n".join(r.rstrip() for r in rows)
+
+
+def _window(events: list, marked: set, limit: int) -> set:
+    if len(events) <= limit:
+        return set(range(len(events)))
+    keep = set()
+    for m in sorted(marked) or [len(events) - 1]:
+        keep |= set(range(max(0, m - 4), min(len(events), m + 3)))
+    return keep
+
+
+def conflict(events: list) -> tuple[list[int], str]:
+    """The accesses that make the bug, and a one-line diagnosis."""
+    for n, e in enumerate(events):
+        if e[2] == "deadlock":
+            return [n], "deadlock: every thread waits for a lock or a thread that another holds"
+    last_read: dict[tuple, int] = {}
+    for n, e in enumerate(events):
+        step, tid, kind, where, label, value = e
+        if kind == "read" and label:
+            last_read[(tid, label)] = n
+        elif kind == "write" and label and (tid, label) in last_read:
+            r = last_read[(tid, label)]
+            other = next((m for m in range(r + 1, n) if events[m][2] == "write"
+                          and events[m][4] == label and events[m][1] != tid), None)
+            if other is not None:
+                return [r, other, n], (
+                    f"lost update: thread {tid} read {label}, thread {events[other][1]} wrote "
+                    f"it, then thread {tid} wrote back a value based on its stale read")
+    if not found_preempted(events):
+        return [], "wrong in every schedule: no other thread had to run at a bad moment"
+    return [], "atomicity violation: another thread ran between steps that must be one"
+
+
+def found_preempted(events: list) -> bool:
+    """Whether any thread was switched away from in the middle of its own steps."""
+    return any(a[1] != b[1] and b[1] != 0 and a[1] != 0 for a, b in zip(events, events[1:]))
+
+
+# --------------------------------------------------------------- for the grader: keep it
+
+
+def save(folder, test_id: str, record: dict) -> tuple[str, str]:
+    """Write reports/schedules/<test>.json and reports/timelines/<test>.html; return both
+    paths (the page is "" when Jinja2 is missing). The record names its own path."""
+    import json
+    import os
+    import re
+
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", test_id).strip("_")
+    json_path = os.path.join(str(folder), "schedules", f"{safe}.json")
+    html_path = os.path.join(str(folder), "timelines", f"{safe}.html")
+    record["path"] = json_path
+    os.makedirs(os.path.dirname(json_path), exist_ok=True)
+    with open(json_path, "w", encoding="utf-8") as f:
+        json.dump(record, f, indent=1)
+    try:
+        page = timeline_page(record)
+    except ImportError:
+        return json_path, ""
+    os.makedirs(os.path.dirname(html_path), exist_ok=True)
+    with open(html_path, "w", encoding="utf-8") as f:
+        f.write(page)
+    return json_path, html_path
+
+
+def timeline_page(record: dict) -> str:
+    """The failing schedule as a self-contained page: one lane per thread, one column per
+    step, the conflicting accesses marked (graders/templates/timeline.html, Jinja2)."""
+    import os
+
+    import jinja2
+
+    events = record["events"]
+    ids = sorted({e[1] for e in events})
+    marked, diagnosis = conflict(events)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(
+        os.path.join(os.path.dirname(__file__), "templates")), autoescape=True)
+    return env.get_template("timeline.html").render(
+        record=record, events=events, lanes=ids, marked=set(marked), diagnosis=diagnosis,
+        names={i: ("main (your function)" if i == 0 else f"thread {i}") for i in ids})
