@@ -143,8 +143,9 @@ def _listening() -> list[str]:
     return [f"{c.laddr.ip}:{c.laddr.port}" for c in conns if c.status == "LISTEN"]
 
 
-def find_leaks(threads_before: set, checks: dict, grace: float) -> list[str]:
-    """What the student code left behind, waiting up to `grace` s for it to wind down."""
+def find_leaks(threads_before: set, checks: dict, grace: float) -> list[dict]:
+    """What the student code left behind, waiting up to `grace` s for it to wind down: data
+    (kind, count, details) that the grading process puts in words (harness.describe_leak)."""
     deadline = time.monotonic() + grace
     while True:
         leaks = []
@@ -155,24 +156,21 @@ def find_leaks(threads_before: set, checks: dict, grace: float) -> list[str]:
                 and not t.name.startswith("QueueFeederThread")
             ]
             if alive:
-                names = ", ".join(f"{t.name!r}{' (daemon)' if t.daemon else ''}" for t in alive)
-                leaks.append(f"{len(alive)} thread(s) still running: {names}")
+                leaks.append({"kind": "threads", "count": len(alive),
+                              "names": [[str(t.name), bool(t.daemon)] for t in alive]})
         if checks.get("processes", True) and not checks.get("outside"):
             helpers = _helper_pids()
             procs = [(pid, z) for pid, z in _descendants() if pid not in helpers]
             running = [pid for pid, zombie in procs if not zombie]
             zombies = [pid for pid, zombie in procs if zombie]
             if running:
-                leaks.append(f"{len(running)} child process(es) still running (pids {running})")
+                leaks.append({"kind": "running", "count": len(running), "pids": running})
             if zombies:
-                leaks.append(
-                    f"{len(zombies)} zombie process(es) that were never joined (pids {zombies})"
-                )
+                leaks.append({"kind": "zombies", "count": len(zombies), "pids": zombies})
         if checks.get("sockets", True):
             listening = _listening()
             if listening:
-                leaks.append(f"{len(listening)} listening socket(s) left open "
-                             f"({', '.join(listening)})")
+                leaks.append({"kind": "sockets", "count": len(listening), "where": listening})
         if not leaks or time.monotonic() >= deadline:
             return leaks
         time.sleep(0.01)

@@ -4,10 +4,13 @@ Options (after `nox -s grade --` or on `python -m pytest graders`):
   --impl PATH     the folder to grade (default: exercises); a folder holding `exercises/` works too
   --seed N        replay a run: the latencies and schedules are drawn from this seed
   --results PATH  where results.json goes (default: reports/results.json)
+  --lang LANG     the language of the feedback: en or zh_CN (default: the `grading_lang` ini
+                  option of a released repository, else LANGUAGE/LC_ALL/LC_MESSAGES/LANG)
   --page PATH     where the report page goes (default: index.html beside results.json)
 
 Each test is worth the points of its `@pytest.mark.points(n)` marker (1 without one). Its
-report name is "<exercise>: <first docstring line> (<start method>)".
+report name is "<exercise>: <first docstring line> (<start method>)", the docstring line
+translated (graders/i18n.py); results.json keeps the English name as `extra_data.id`.
 """
 
 from __future__ import annotations
@@ -26,7 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from graders import contain, harness
+from graders import contain, harness, i18n
+from graders.i18n import _
 from graders.scenarios import common
 
 GRADERS = Path(__file__).resolve().parent
@@ -51,6 +55,11 @@ def pytest_addoption(parser):
                     help="no PID namespace, throwaway uid or cgroup (only the weakest rung)")
     group.addoption("--classroom", default=None, metavar="PATH",
                     help="also write the GitHub Classroom runner result (JSON) to PATH")
+    group.addoption("--lang", default=None, metavar="LANG",
+                    help="language of the feedback: en or zh_CN (default: the grading_lang "
+                         "ini option, else the locale environment)")
+    parser.addini("grading_lang", default="",
+                  help="the repository's feedback language unless --lang says otherwise")
     group.addoption("--page", default=None, metavar="PATH",
                     help="where the report page goes (default: index.html beside "
                          "results.json; --page= for none)")
@@ -80,6 +89,11 @@ class Grading:
     """State of one grading run: what is graded, the seed, and each test's result."""
 
     def __init__(self, config):
+        asked, default = config.getoption("lang"), config.getini("grading_lang")
+        if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller's language
+            asked, default = config.workerinput.get("grading_lang"), None
+        lang, self.lang_source = i18n.choose(asked, default)
+        self.lang = i18n.activate(lang)
         self.impl = resolve_impl(config.getoption("impl"))
         seed = config.getoption("seed")
         if hasattr(config, "workerinput"):  # a pytest-xdist worker: the controller's seed
@@ -108,7 +122,7 @@ class Grading:
             elif out.status == "timeout":
                 found = {"state": "timeout"}
             else:
-                found = {"state": "broken", "error": out.error or "the import crashed",
+                found = {"state": "broken", "error": out.error or _("the import crashed"),
                          "where": out.where or out.stderr}
             self.probes[exercise] = found
         return self.probes[exercise]
@@ -141,13 +155,17 @@ GRADING = pytest.StashKey[Grading]()
 def pytest_report_header(config):
     g = config.stash[GRADING]
     limits = ", ".join(f"{k}={v:g}" for k, v in harness.LIMITS.items())
+    language = f"{g.lang} ({g.lang_source})"
+    if i18n.why_english:
+        language += f"; English: {i18n.why_english}"
     return [
-        f"grading: {g.impl}",
-        f"seed: {g.seed} (replay with --seed {g.seed})",
-        f"start methods: {', '.join(START_METHODS)}",
-        f"limits: {limits}",
-        f"containment: {g.containment.describe()}",
-        f"graders sha256: {g.fingerprint[:16]}",
+        _("grading: {folder}").format(folder=g.impl),
+        _("seed: {seed} (replay with --seed {seed})").format(seed=g.seed),
+        _("start methods: {methods}").format(methods=", ".join(START_METHODS)),
+        _("limits: {limits}").format(limits=limits),
+        _("containment: {how}").format(how=g.containment.describe()),
+        _("graders sha256: {sha}").format(sha=g.fingerprint[:16]),
+        _("language: {language}").format(language=language),
     ]
 
 
@@ -156,11 +174,13 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("start_method", START_METHODS)
 
 
-def display_name(item) -> str:
+def display_name(item, translate=True) -> str:
+    """"<exercise>: <first docstring line> (<parameters>)", the docstring line in the
+    language in force (translate=False: in English, the stable id of the test)."""
     doc = (item.function.__doc__ or item.function.__name__).strip().splitlines()[0].rstrip(".")
     params = getattr(item, "callspec", None)
     suffix = f" ({params.id})" if params else ""
-    return f"{exercise_of(item)}: {doc}{suffix}"
+    return f"{exercise_of(item)}: {_(doc) if translate else doc}{suffix}"
 
 
 def points_of(item) -> float:
@@ -171,7 +191,8 @@ def points_of(item) -> float:
 def pytest_collection_modifyitems(config, items):
     for item in items:
         about = {
-            "name": display_name(item), "exercise": exercise_of(item),
+            "name": display_name(item), "id": display_name(item, translate=False),
+            "exercise": exercise_of(item),
             "points": points_of(item), "test": item.originalname, "nodeid": item.nodeid,
             "hidden": item.get_closest_marker("hidden") is not None,
         }
@@ -244,8 +265,9 @@ def pytest_xdist_auto_num_workers(config):
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node):
-    """pytest-xdist: every worker grades with the controller's seed."""
+    """pytest-xdist: every worker grades with the controller's seed, in its language."""
     node.workerinput["grading_seed"] = node.config.stash[GRADING].seed
+    node.workerinput["grading_lang"] = node.config.stash[GRADING].lang
 
 
 @pytest.fixture
@@ -274,8 +296,8 @@ def graders_untouched(request):
     yield
     changed = harness.restore(request.config.stash[GRADING].graders_copy)
     if changed:
-        harness.fail(f"your code changed the grader files {changed} while it ran: they were "
-                     f"put back, and this test gets no points.")
+        harness.fail(_("your code changed the grader files {files} while it ran: they were "
+                       "put back, and this test gets no points.").format(files=changed))
 
 
 def pytest_runtest_logreport(report):
@@ -330,16 +352,21 @@ def results_json(g: Grading) -> dict:
         "score": sum(t["points"] for t in tests if t["status"] == "passed"),
         "max_score": sum(t["points"] for t in tests),
         "execution_time": round(time.time() - g.started, 2),
-        "output": (f"Graded {g.impl.name}/ with seed {g.seed} (replay: --seed {g.seed}). "
-                   f"Containment: {g.containment.describe()}."),
+        "output": _("Graded {folder}/ with seed {seed} (replay: --seed {seed}). "
+                    "Containment: {how}.").format(folder=g.impl.name, seed=g.seed,
+                                                  how=g.containment.describe()),
+        # name: the title in the language of the run; extra_data.id: the same in English,
+        # stable across languages (a gradebook keys on it, or on tags: the exercise)
         "tests": [
             {"name": t["name"], "score": t["points"] if t["status"] == "passed" else 0.0,
              "max_score": t["points"], "status": t["status"], "output": t["output"],
-             "tags": [t["exercise"]], "extra_data": {"test": t["test"], "nodeid": t["nodeid"]},
+             "tags": [t["exercise"]],
+             "extra_data": {"id": t["id"], "test": t["test"], "nodeid": t["nodeid"]},
              "visibility": "after_published" if t["hidden"] else "visible"}
             for t in tests
         ],
         "extra_data": {"seed": g.seed, "impl": str(g.impl), "graders_sha256": g.fingerprint,
+                       "lang": g.lang,
                        "python": sys.version.split()[0], "start_methods": START_METHODS,
                        "limits": harness.LIMITS, "containment": g.containment.as_dict()},
     }
@@ -356,7 +383,7 @@ def classroom_json(g: Grading) -> dict:
     writes it) within 64 KiB, 85 KiB in base64; with too many tests to list even without
     messages, there is one entry per exercise, with the same points."""
     budget, longest = 64 * 1024, 1000
-    note = " … (cut; full feedback in reports/results.json)"
+    note = _(" … (cut; full feedback in reports/results.json)")
 
     def size(text: str) -> int:  # in the file: json.dumps escapes non-ASCII and controls
         return len(json.dumps(text)) - 2
@@ -389,9 +416,11 @@ def classroom_json(g: Grading) -> dict:
         exercises: dict[str, list[dict]] = {}
         for t in tests:
             exercises.setdefault(t["exercise"], []).append(t)
-        rows = [(f"{name}: {sum(u['status'] == 'passed' for u in group)} of {len(group)} tests "
-                 f"passed", all(u["status"] == "passed" for u in group),
-                 "each test's feedback is in reports/results.json",
+        rows = [(_("{exercise}: {passed} of {total} tests passed").format(
+                    exercise=name, passed=sum(u["status"] == "passed" for u in group),
+                    total=len(group)),
+                 all(u["status"] == "passed" for u in group),
+                 _("each test's feedback is in reports/results.json"),
                  group[0]["nodeid"].split("::")[0],
                  sum(u["points"] for u in group if u["status"] == "passed"))
                 for name, group in exercises.items()]
@@ -408,14 +437,15 @@ def write_json(path: Path, data: dict) -> None:
 
 
 def markdown_summary(result: dict, table: dict) -> str:
-    lines = [f"## Grade: {result['score']:g} / {result['max_score']:g}", "",
-             "| exercise | passed | points |", "|---|---|---|"]
+    lines = [_("## Grade: {score:g} / {max_score:g}").format(score=result["score"],
+                                                            max_score=result["max_score"]), "",
+             _("| exercise | passed | points |"), "|---|---|---|"]
     for name, row in sorted(table.items()):
         points = f"{row['score']:g}/{row['max']:g}"
         lines.append(f"| {name} | {row['passed']}/{row['total']} | {points} |")
     failed = [t for t in result["tests"] if t["status"] == "failed"]
     if failed:
-        lines += ["", "### What to fix", ""]
+        lines += ["", _("### What to fix"), ""]
         lines += [f"- **{t['name']}**: {t['output'].strip().splitlines()[0] if t['output'] else ''}"
                   for t in failed]
     return "\n".join(lines) + "\n"
@@ -469,18 +499,21 @@ def pytest_unconfigure(config):
         return
     tests = scored_tests(g)
     table = by_exercise(tests)
-    tr.write_sep("=", "grade")
-    width = max([len(n) for n in table] + [8])
-    tr.write_line(f"{'exercise':<{width}}  passed   points")
+    tr.write_sep("=", _("grade"))
+    # TRANSLATORS: the grade table's column headings and its last row
+    exercise, passed, points, total_row = _("exercise"), _("passed"), _("points"), _("TOTAL")
+    width = max([len(n) for n in table] + [columns(exercise), columns(total_row)])
+    tr.write_line(f"{pad(exercise, width)}  {pad(passed, 7)}  {points}")
     for name, row in sorted(table.items()):
         tr.write_line(f"{name:<{width}}  {row['passed']:>3}/{row['total']:<3}  "
                       f"{row['score']:>5g}/{row['max']:g}")
     score = sum(r["score"] for r in table.values())
     total = sum(r["max"] for r in table.values())
-    tr.write_line(f"{'TOTAL':<{width}}  {sum(r['passed'] for r in table.values()):>3}/"
+    tr.write_line(f"{pad(total_row, width)}  {sum(r['passed'] for r in table.values()):>3}/"
                   f"{len(tests):<3}  {score:>5g}/{total:g}", bold=True)
-    tr.write_line(f"seed {g.seed} (replay: --seed {g.seed}); graders sha256 {g.fingerprint[:16]}; "
-                  f"reports in {g.results_path.parent}")
+    tr.write_line(_("seed {seed} (replay: --seed {seed}); graders sha256 {sha}; reports in "
+                    "{folder}").format(seed=g.seed, sha=g.fingerprint[:16],
+                                       folder=g.results_path.parent))
     if g.page_note:
         tr.write_line(g.page_note)
     for line in next_steps(table):
@@ -490,12 +523,25 @@ def pytest_unconfigure(config):
 def next_steps(table: dict[str, dict]) -> list[str]:
     """What the student should do after reading the table."""
     if not table:
-        return ["No test ran: check the -k expression or the paths you gave."]
+        return [_("No test ran: check the -k expression or the paths you gave.")]
     todo = [name for name, row in sorted(table.items()) if row["score"] < row["max"]]
     if not todo:
-        return ["Full marks: every graded test passed."]
+        return [_("Full marks: every graded test passed.")]
     todo.sort(key=lambda n: COURSE_ORDER.index(n) if n in COURSE_ORDER else len(COURSE_ORDER))
     first = next((n for n in todo if table[n]["passed"]), todo[0])  # one half done, else the
     # first in the course's order
-    return [f"Next: fix {first} first. Its failures are explained above, and in "
-            f"reports/results.json. Grade only it with:  nox -s grade -- -k {first}"]
+    return [_("Next: fix {exercise} first. Its failures are explained above, and in "
+              "reports/results.json. Grade only it with:  nox -s grade -- -k {exercise}"
+              ).format(exercise=first)]
+
+
+def columns(text: str) -> int:
+    """How many terminal columns `text` takes (a CJK character takes two)."""
+    import unicodedata
+
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def pad(text: str, width: int) -> str:
+    """`text` padded with spaces to `width` terminal columns."""
+    return text + " " * max(0, width - columns(text))

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import psutil
 
-from graders import contain
+from graders import contain, i18n
+from graders.i18n import _
 
 KIT = Path(__file__).resolve().parent.parent
 CHILD_ROOT = KIT  # where grading children import `graders` from; see use_copy_of_graders()
@@ -69,8 +70,9 @@ def use_copy_of_graders(folder: Path) -> dict[Path, bytes]:
     that rewrites a grader file can only touch that copy (which is checked and put back
     after every test). Returns the copy's files and contents."""
     global CHILD_ROOT
-    shutil.copytree(KIT / "graders", folder / "graders",
-                    ignore=shutil.ignore_patterns("__pycache__", "test_*.py", "conftest.py"))
+    shutil.copytree(KIT / "graders", folder / "graders",  # children never translate: no locale
+                    ignore=shutil.ignore_patterns("__pycache__", "test_*.py", "conftest.py",
+                                                  "locale"))
     os.chmod(folder, 0o755)  # readable, never writable, by the throwaway uid
     CHILD_ROOT = folder
     return {p: p.read_bytes() for p in sorted((folder / "graders").rglob("*.py"))}
@@ -154,11 +156,12 @@ def _dump_stacks(procs: list[psutil.Process], folder: Path) -> str:
     parts = []
     for text, pids in groups.items():
         if "graders/_child.py" in text and len(pids) == 1:
-            who = "the grading child, which called your code"
+            who = _("the grading child, which called your code")
         elif len(pids) == 1:
-            who = "a process started by your code"
+            who = _("a process started by your code")
         else:
-            who = f"{len(pids)} processes started by your code, all stuck here"
+            who = _("{count} processes started by your code, all stuck here").format(
+                count=len(pids))
         parts.append(f"--- {who} ---\n{text}")
     return "\n".join(parts)
 
@@ -174,8 +177,8 @@ def _over_limits(pid: int) -> str:
     """What limit the tree under `pid` breaks right now, if any."""
     tree = _tree(pid)
     if len(tree) > LIMITS["processes"]:
-        return (f"your code started more than {LIMITS['processes']} processes at once "
-                f"(a fork bomb?), so all of them were killed")
+        return _("your code started more than {limit} processes at once (a fork bomb?), so "
+                 "all of them were killed").format(limit=LIMITS["processes"])
     rss = 0
     for p in tree:
         try:
@@ -183,8 +186,8 @@ def _over_limits(pid: int) -> str:
         except psutil.Error:
             pass
     if rss > LIMITS["memory_mb"] * 1024 * 1024:
-        return (f"your code used more than {LIMITS['memory_mb']} MB of memory "
-                f"({rss // 2**20} MB), so it was killed")
+        return _("your code used more than {limit} MB of memory ({used} MB), so it was "
+                 "killed").format(limit=LIMITS["memory_mb"], used=rss // 2**20)
     return ""
 
 
@@ -230,7 +233,7 @@ def kill_tree(proc: subprocess.Popen, descendants: list[psutil.Process]) -> None
         except subprocess.TimeoutExpired:
             pass
     kill = getattr(signal, "SIGKILL", signal.SIGTERM)
-    for _ in range(200):
+    for _round in range(200):
         _signal_all(proc, alive, kill)
         reap_orphans()
         if _session_empty(proc):
@@ -293,10 +296,32 @@ def processes_left(worker: psutil.Process | None, grace: float) -> list[str]:
         time.sleep(0.02)
     found = []
     if running:
-        found.append(f"{len(running)} child process(es) still running")
+        found.append(_("{count} child process(es) still running").format(count=len(running)))
     if zombies:
-        found.append(f"{len(zombies)} zombie process(es) that were never joined")
+        found.append(_("{count} zombie process(es) that were never joined").format(
+            count=len(zombies)))
     return found
+
+
+def describe_leak(leak) -> str:
+    """One thing a grading child found left behind (graders/_child.py find_leaks), in words."""
+    if not isinstance(leak, dict):
+        return str(leak)
+    kind, count = leak.get("kind"), leak.get("count", 0)
+    if kind == "threads":
+        names = ", ".join(f"{name!r}" + (_(" (daemon)") if daemon else "")
+                          for name, daemon in leak.get("names", []))
+        return _("{count} thread(s) still running: {names}").format(count=count, names=names)
+    if kind == "running":
+        return _("{count} child process(es) still running (pids {pids})").format(
+            count=count, pids=leak.get("pids"))
+    if kind == "zombies":
+        return _("{count} zombie process(es) that were never joined (pids {pids})").format(
+            count=count, pids=leak.get("pids"))
+    if kind == "sockets":
+        return _("{count} listening socket(s) left open ({where})").format(
+            count=count, where=", ".join(leak.get("where", [])))
+    return str(leak)
 
 
 def run(scenario, *args, impl: Path, start_method: str | None = None,
@@ -311,7 +336,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         stacks = tmp / "stacks"
         stacks.mkdir()
         nonce = secrets.token_hex(16)
-        plan, _ = contain.plan(CONTAINMENT, grant=[tmp], processes=LIMITS["processes"])
+        plan, _granted = contain.plan(CONTAINMENT, grant=[tmp], processes=LIMITS["processes"])
         request = {
             "impl": str(impl_for_children(Path(impl))),
             "scenario": f"{scenario.__module__}:{scenario.__name__}",
@@ -369,7 +394,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                         dumped = _dump_stacks(_tree(proc.pid), stacks)
                         break
                     if go_w >= 0:
-                        ready, _, _ = select.select([ready_r], [], [], WATCH_EVERY)
+                        ready = select.select([ready_r], [], [], WATCH_EVERY)[0]
                         if ready:  # "result written", or the worker's end closed unsaid
                             if os.read(ready_r, 1):
                                 left = processes_left(_worker(proc), LIMITS["leak_grace"])
@@ -398,7 +423,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             seconds=time.monotonic() - started,
         )
         if timed_out:
-            outcome.error = f"timed out after {timeout:g} s"
+            outcome.error = _("timed out after {seconds:g} s").format(seconds=timeout)
             return outcome
         if broke:
             outcome.status, outcome.error = "limit", broke
@@ -411,24 +436,25 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         # student code killed it (its parent) or the session, even if a report got out.
         if not isinstance(answer, dict) or answer.get("nonce") != nonce or proc.returncode:
             code = proc.returncode
-            how = f"killed by signal {-code}" if code < 0 else f"exit status {code}"
+            how = (_("killed by signal {signal}").format(signal=-code) if code < 0
+                   else _("exit status {code}").format(code=code))
             reported = isinstance(answer, dict) and answer.get("nonce") == nonce
-            outcome.error = (f"the grading child ended ({how}) "
-                             + ("while your code ran" if reported
-                                else "before it reported a result"))
+            outcome.error = (_("the grading child ended ({how}) while your code ran") if reported
+                             else _("the grading child ended ({how}) before it reported a "
+                                    "result")).format(how=how)
             return outcome
         outcome.status = str(answer.get("status"))
         outcome.value = answer.get("value")
         outcome.error = str(answer.get("error", ""))
         outcome.where = str(answer.get("where", ""))
         leaks = answer.get("leaks")
-        outcome.leaks = [str(x) for x in leaks] if isinstance(leaks, list) else []
+        outcome.leaks = [describe_leak(x) for x in leaks] if isinstance(leaks, list) else []
         if outside and outcome.status == "ok":
             if left is None:
                 outcome.status = "crash"
-                outcome.error = ("the grading child reported a result but never let the "
-                                 "grader look at its processes (did your code close file "
-                                 "descriptors it did not open?)")
+                outcome.error = _("the grading child reported a result but never let the "
+                                  "grader look at its processes (did your code close file "
+                                  "descriptors it did not open?)")
                 return outcome
             outcome.leaks += left
         return outcome
@@ -464,45 +490,63 @@ class Student:
         state = self.probe.get("state")
         name = f"{self.exercise}.py"
         if state == "missing":
-            fail(f"{name} is missing from {self.impl}: nothing to grade for {self.exercise} "
-                 f"(0 points). Create it with the functions of the exercise.")
+            fail(_("{module} is missing from {folder}: nothing to grade for {exercise} (0 "
+                   "points). Create it with the functions of the exercise.").format(
+                module=name, folder=self.impl, exercise=self.exercise))
         if state == "timeout":
-            fail(f"importing {name} did not finish within {LIMITS['import_timeout']:g} s: "
-                 f"code at module level must not block or loop; put demo code under "
-                 f"`if __name__ == '__main__':`.")
+            fail(_("importing {module} did not finish within {seconds:g} s: code at module "
+                   "level must not block or loop; put demo code under "
+                   "`if __name__ == '__main__':`.").format(module=name,
+                                                          seconds=LIMITS["import_timeout"]))
         if state != "ok":
-            fail(f"importing {name} failed: {self.probe.get('error')}"
-                 + _section("where", self.probe.get("where", "")))
+            error = self.probe.get("error")
+            patched = self.probe.get("patched")
+            if patched and self.probe.get("then_failed"):
+                error = _("it replaces {names} at import (and then fails): a module must not "
+                          "patch Python's builtins or standard library").format(
+                    names=", ".join(patched))
+            elif patched:
+                error = _("it replaces {names} at import: a module must not patch Python's "
+                          "builtins or standard library").format(names=", ".join(patched))
+            fail(_("importing {module} failed: {error}").format(module=name, error=error)
+                 + _section(_("where"), self.probe.get("where", "")))
         functions, stubs = self.probe["functions"], self.probe["stubs"]
         if functions and len(stubs) == len(functions):
-            fail(f"{name} is still the stub: every function raises NotImplementedError "
-                 f"({', '.join(stubs)}). Implement them to earn these points.")
+            fail(_("{module} is still the stub: every function raises NotImplementedError "
+                   "({functions}). Implement them to earn these points.").format(
+                module=name, functions=", ".join(stubs)))
 
     def run(self, scenario, *args, start_method: str | None = None,
-            timeout: float | None = None, checks: dict | None = None, what: str = "your code",
+            timeout: float | None = None, checks: dict | None = None, what: str | None = None,
             perturb: bool = False):
         """Run a scenario in a grading child; return its value, or fail with feedback.
 
+        `what` names the code under test in the feedback (default: "your code").
         perturb=True pauses student code between random bytecodes (seeded by self.seed)
         unless the run has --no-perturb."""
+        what = what or _("your code")
         out = run(scenario, *args, impl=self.impl, start_method=start_method,
                   timeout=timeout and timeout * SCALE, checks=checks,
                   perturb=self.seed if perturb and self.perturb else None)
-        output = _section("your code printed", out.stdout) + _section("stderr", out.stderr)
+        output = (_section(_("your code printed"), out.stdout)
+                  + _section(_("stderr"), out.stderr))
         if out.status == "todo":
-            fail(f"{what} is not implemented yet ({out.error})" + _section("raised at", out.where))
+            fail(_("{what} is not implemented yet ({hint})").format(
+                what=what, hint=i18n.known(out.error)) + _section(_("raised at"), out.where))
         if out.status == "error":
-            fail(f"{what} raised {out.error}" + _section("traceback", out.where) + output)
+            fail(_("{what} raised {error}").format(what=what, error=i18n.tr_error(out.error))
+                 + _section(_("traceback"), out.where) + output)
         if out.status == "timeout":
-            fail(f"{what} {out.error}: it never returned "
-                 f"(a deadlock, a join on a process that cannot end, or an endless loop)."
-                 + _section("where each thread was stuck", out.stacks or out.stderr))
+            fail(_("{what} {error}: it never returned (a deadlock, a join on a process that "
+                   "cannot end, or an endless loop).").format(what=what, error=out.error)
+                 + _section(_("where each thread was stuck"), out.stacks or out.stderr))
         if out.status == "limit":
-            fail(f"{what}: {out.error}." + output)
+            fail(_("{what}: {error}.").format(what=what, error=out.error) + output)
         if out.status != "ok":
-            fail(f"{what}: {out.error}; student code must not exit or kill the process "
-                 f"that calls it." + output)
+            fail(_("{what}: {error}; student code must not exit or kill the process that "
+                   "calls it.").format(what=what, error=out.error) + output)
         if out.leaks:
-            fail(f"{what} returned but left things behind: {'; '.join(out.leaks)}. "
-                 f"Join every process and let every thread end before returning.")
+            fail(_("{what} returned but left things behind: {leaks}. Join every process and "
+                   "let every thread end before returning.").format(
+                what=what, leaks=_("; ").join(out.leaks)))
         return out.value

@@ -69,16 +69,13 @@ def probe(module: str) -> dict:
     try:
         mod = importlib.import_module(module)
         patched = _patched(watched)
-        if patched:
-            return {"state": "broken", "where": "",
-                    "error": f"it replaces {', '.join(patched)} at import: a module must not "
-                             f"patch Python's builtins or standard library"}
+        if patched:  # the grading process says it in words (harness.Student.require)
+            return {"state": "broken", "where": "", "error": "", "patched": patched}
     except BaseException as e:  # noqa: BLE001 - any failure at import is the finding
         patched = _patched(watched)
         if patched:
-            return {"state": "broken", "where": "",
-                    "error": f"it replaces {', '.join(patched)} at import (and then fails): a "
-                             f"module must not patch Python's builtins or standard library"}
+            return {"state": "broken", "where": "", "error": "", "patched": patched,
+                    "then_failed": True}
         tb = traceback.extract_tb(e.__traceback__)
         mine = [f for f in tb if os.path.abspath(f.filename).startswith(impl)]
         detail = "".join(traceback.format_list(mine[-3:]))
