@@ -522,7 +522,7 @@ def _small_backlog(open_server, limit: float) -> int | None:
         return None
     s = open_server("127.0.0.1", 0, SMALL_BACKLOG)
     with s:
-        _, clients = _pending(s.getsockname(), SMALL_CLIENTS, min(limit, 1.0))
+        _, clients = _pending(s.getsockname(), SMALL_CLIENTS, min(limit, 0.5))
         s.setblocking(False)
         queued = 0
         while queued < SMALL_CLIENTS:
