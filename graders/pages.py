@@ -67,6 +67,29 @@ def feedback(output: str) -> tuple[str, list[dict]]:
     return parts[0].strip(), sections
 
 
+# A frame of the stacks or a traceback: `File "path", line N` (a traceback adds ", in f")
+_FRAME = re.compile(r'^\s*File "([^"]+)", line \d+')
+
+
+def yours(line: str) -> bool:
+    """Whether a line of stacks or a traceback is a frame of the student's code (not of
+    Python's library, of the graders or of generated code)."""
+    found = _FRAME.match(line)
+    if not found:
+        return False
+    path = found.group(1)
+    return not (path.startswith("<") or "/graders/" in path or "/lib/python" in path
+                or "site-packages" in path)
+
+
+def marked(text: str):
+    """Section text as markup, the student's own frames in <mark> (escaped otherwise)."""
+    from markupsafe import Markup, escape
+
+    return Markup("\n").join(Markup("<mark>%s</mark>") % line if yours(line) else escape(line)
+                             for line in text.splitlines())
+
+
 def exercise_of(test: dict) -> str:
     tags = test.get("tags") or []
     return tags[0] if tags else test.get("name", "?").split(":", 1)[0]
@@ -113,6 +136,8 @@ def report_context(results: dict, *, title: str | None = None, back: str | None 
         if t.get("status") != "failed":
             continue
         message, sections = feedback(t.get("output", ""))
+        for section in sections:
+            section["html"] = marked(section["text"])
         failed.append({"name": t.get("name", "?"), "exercise": exercise_of(t),
                        "max_score": t.get("max_score", 0), "nodeid": (t.get("extra_data") or {})
                        .get("nodeid", ""), "hidden": t.get("visibility", "visible") != "visible",
