@@ -55,7 +55,9 @@ def bands(max_points: float) -> list[tuple[float, float, str]]:
     if max_points <= 0:
         return [(-math.inf, math.inf, "0")]
     if max_points <= 8 and float(max_points).is_integer():
-        return [(-math.inf, 0, "0")] + [(k - 1, k, f"{k:g}") for k in range(1, int(max_points) + 1)]
+        top = int(max_points)
+        return [(-math.inf, 0, "0")] + [(k - 1, k, f"{k:g}") for k in range(1, top)] + \
+            [(top - 1, math.inf, f"{top:g} (full)")]
     edges = [max_points * i / 4 for i in range(5)]
     out = [(-math.inf, 0, "0")]
     for lo, hi in zip(edges, edges[1:], strict=False):
@@ -76,7 +78,7 @@ def band_counts(scores: list[float], max_points: float) -> list[dict]:
             tone = "na"
         elif hi <= 0:
             tone = "none"
-        elif hi == math.inf:
+        elif hi >= max_points:
             tone = "full"
         else:
             tone = "some" if hi <= max_points / 2 else "most"
@@ -262,8 +264,8 @@ def context(out: Path, rows: list[dict], run: dict, title: str = "") -> dict:
     totals = [s["total"] for s in students]
     extras = [r.get("extra_data") or {} for r in results.values()]
     fingerprints = sorted({e.get("graders_sha256", "") for e in extras} - {""})
-    containment = Counter(pages.containment_text(e.get("containment")) for e in extras
-                          if e.get("containment"))
+    containment = Counter(re.sub(r"uid \d+", "uid", pages.containment_text(e["containment"]))
+                          for e in extras if e.get("containment"))  # each run has its own uid
     seconds = [float(r.get("execution_time", 0)) for r in results.values()]
     facts = [
         ("graded", f"{len(rows)} students" + (f" from {', '.join(run['submissions'])}"
@@ -278,7 +280,8 @@ def context(out: Path, rows: list[dict], run: dict, title: str = "") -> dict:
         ("graders sha256", ", ".join(fingerprints) or "unknown"),
         ("seeds", "one per student, on each student's page (replay one with nox -s grade -- "
                   "--impl FOLDER --seed N)" if results else "unknown"),
-        ("containment", "; ".join(f"{text} ({k} students)" if len(containment) > 1 else text
+        ("containment", "; ".join(f"{text} ({k} student{'s' if k != 1 else ''})"
+                                  if len(containment) > 1 else text
                                   for text, k in containment.most_common()) or "unknown"),
         ("pytest arguments", "; ".join(a or "(none)" for a in run.get("pytest_args", []))
          or "unknown"),
@@ -288,8 +291,8 @@ def context(out: Path, rows: list[dict], run: dict, title: str = "") -> dict:
     return {
         "title": title or "Class dashboard", "students": students, "exercises": names,
         "maxima": maxima, "charts": charts, "failures": failures(results),
-        "graded": len(results), "missing": [row["student"] for row in rows
-                                            if row["student"] not in results],
+        "graded": sum(bool(r.get("tests")) for r in results.values()),
+        "missing": [row["student"] for row in rows if row["student"] not in results],
         "mean": statistics.fmean(totals) if totals else 0.0,
         "median": statistics.median(totals) if totals else 0.0,
         "max": max([s["max"] for s in students] + [0.0]),
