@@ -14,8 +14,9 @@ DEADLINE = 2.0 * SCALE  # how long a single decrement() or value may take before
 
 def _int(what: str, d: dict, expected: int) -> None:
     if d["value"] != expected:
-        kind = "" if d["int"] else " (not an int)"
-        fail(f"{what} gave {d['repr']}{kind}; expected {expected}.")
+        kind = "" if d["int"] else _(" (not an int)")
+        fail(_("{what} gave {got}{kind}; expected {expected}.").format(
+            what=what, got=d["repr"], kind=kind, expected=expected))
 
 
 @pytest.mark.points(2)
@@ -23,29 +24,33 @@ def test_decrement_and_value(student):
     """decrement() returns the new value, the value property reads it, latency() runs once"""
     r = student.run(sc.basics, student.seed, timeout=10, what="SafeCounter")
     _int("SafeCounter(5, latency).decrement()", r["first"], 4)
-    _int("counter.value after one decrement() from 5", r["value_1"], 4)
+    _int(_("counter.value after one decrement() from 5"), r["value_1"], 4)
     if r["calls_1"] != 1:
-        fail(f"one decrement() called latency() {r['calls_1']} times: call it exactly once "
-             f"per decrement, between the read and the write.")
-    _int("a second decrement() from 4", r["second"], 3)
-    _int("counter.value after two decrement() calls from 5", r["value_2"], 3)
+        fail(_("one decrement() called latency() {calls} times: call it exactly once per "
+               "decrement, between the read and the write.").format(calls=r["calls_1"]))
+    _int(_("a second decrement() from 4"), r["second"], 3)
+    _int(_("counter.value after two decrement() calls from 5"), r["value_2"], 3)
     if r["calls_2"] != 2:
-        fail(f"two decrement() calls called latency() {r['calls_2']} times; expected 2.")
+        fail(_("two decrement() calls called latency() {calls} times; expected 2.").format(
+            calls=r["calls_2"]))
     for what, got, expected in zip(
-        ("decrement()", "a second decrement()", "value"), r["keywords"], (1, 0, 0), strict=True
+        ("decrement()", _("a second decrement()"), "value"), r["keywords"], (1, 0, 0),
+        strict=True
     ):
         _int(f"SafeCounter(value=2, latency=latency): {what}", got, expected)
     if r["calls_3"] != 4:
-        fail(f"latency() was called {r['calls_3']} times for 4 decrements: SafeCounter must "
-             f"call the latency it was given (keyword or positional) once per decrement.")
-    _int("SafeCounter(7).decrement() with the default latency", r["default"][0], 6)
-    _int("SafeCounter(7).value after one decrement()", r["default"][1], 6)
+        fail(_("latency() was called {calls} times for 4 decrements: SafeCounter must call the "
+               "latency it was given (keyword or positional) once per decrement.").format(
+            calls=r["calls_3"]))
+    _int(_("SafeCounter(7).decrement() with the default latency"), r["default"][0], 6)
+    _int(_("SafeCounter(7).value after one decrement()"), r["default"][1], 6)
     net = r["network_latency"]
     if net["returned"] != "None":
-        fail(f"network_latency() returned {net['returned']}; it should only sleep.")
+        fail(_("network_latency() returned {value}; it should only sleep.").format(
+            value=net["returned"]))
     if net["seconds"] > 0.5 * SCALE:
-        fail(f"network_latency() took {net['seconds']:.2f} s; it should sleep a few "
-             f"milliseconds (100 threads take turns through it).")
+        fail(_("network_latency() took {seconds:.2f} s; it should sleep a few milliseconds "
+               "(100 threads take turns through it).").format(seconds=net["seconds"]))
 
 
 @pytest.mark.points(2)
@@ -55,34 +60,37 @@ def test_latency_error_leaves_counter_usable(student):
                     what="SafeCounter.decrement()")
     first = r["raising"]
     if first["hung"]:
-        fail(f"decrement() with a latency() that raised never returned (waited "
-             f"{DEADLINE:g} s).")
+        fail(_("decrement() with a latency() that raised never returned (waited {seconds:g} "
+               "s).").format(seconds=DEADLINE))
     if "raised" not in first:
-        fail(f"decrement() returned {first['returned']['repr']} although latency() raised "
-             f"ConnectionError: let the exception propagate to the caller.")
+        fail(_("decrement() returned {value} although latency() raised ConnectionError: let "
+               "the exception propagate to the caller.").format(
+            value=first["returned"]["repr"]))
     if not first["raised"].startswith("ConnectionError"):
-        fail(f"latency() raised ConnectionError but decrement() raised {first['raised']}: "
-             f"let the latency's exception propagate unchanged.")
+        fail(_("latency() raised ConnectionError but decrement() raised {error}: let the "
+               "latency's exception propagate unchanged.").format(error=first["raised"]))
     if r["calls"] != 1:
-        fail(f"decrement() called latency() {r['calls']} times before giving up; expected "
-             f"exactly once (no retry).")
-    stuck = {"value_after": "reading value", "decrement": "decrement()",
-             "value_end": "reading value"}
+        fail(_("decrement() called latency() {calls} times before giving up; expected exactly "
+               "once (no retry).").format(calls=r["calls"]))
+    stuck = {"value_after": _("reading value"), "decrement": "decrement()",
+             "value_end": _("reading value")}
     for step, what in stuck.items():
         if r.get(step, {}).get("hung"):
-            fail(f"{what} after a latency() that raised never returned (waited {DEADLINE:g} "
-                 f"s): the lock stayed held. Release the lock on errors too (with "
-                 f"self._lock:, or try/finally around acquire/release).")
+            fail(_("{what} after a latency() that raised never returned (waited {seconds:g} "
+                   "s): the lock stayed held. Release the lock on errors too (with "
+                   "self._lock:, or try/finally around acquire/release).").format(
+                what=what, seconds=DEADLINE))
         if "raised" in r.get(step, {}):
-            fail(f"{what} after a latency() that raised itself raised {r[step]['raised']}: "
-                 f"the counter must stay usable.")
+            fail(_("{what} after a latency() that raised itself raised {error}: the counter "
+                   "must stay usable.").format(what=what, error=r[step]["raised"]))
     after = r["value_after"]["returned"]
     if after["value"] != 5:
-        fail(f"value after a decrement() whose latency() raised is {after['repr']}; expected "
-             f"5, unchanged: write value - 1 only after latency() returned.")
-    _int("the next decrement() (normal latency) after the failed one, from 5",
+        fail(_("value after a decrement() whose latency() raised is {value}; expected 5, "
+               "unchanged: write value - 1 only after latency() returned.").format(
+            value=after["repr"]))
+    _int(_("the next decrement() (normal latency) after the failed one, from 5"),
          r["decrement"]["returned"], 4)
-    _int("value after that decrement()", r["value_end"]["returned"], 4)
+    _int(_("value after that decrement()"), r["value_end"]["returned"], 4)
 
 
 @pytest.mark.points(3)
@@ -133,26 +141,33 @@ def test_hundred_threads(student):
                     what="drain_with_threads()")
     call = f"drain_with_threads({START}, {THREADS}, latency)"
     if r["n_left"]:
-        fail(f"{call} returned while {r['n_left']} of its threads were still running "
-             f"({', '.join(r['left'])}): join every thread before reading the final value.")
+        fail(_("{call} returned while {count} of its threads were still running ({names}): "
+               "join every thread before reading the final value.").format(
+            call=call, count=r["n_left"], names=", ".join(r["left"])))
     if r["n_unjoined"]:
-        fail(f"{call} returned without joining {r['n_unjoined']} of the threads that called "
-             f"decrement() ({', '.join(r['unjoined'])}{', ...' if r['n_unjoined'] > 5 else ''})"
-             f": join every thread before reading the final value, or it may be read while "
-             f"some still run.")
+        names = ", ".join(r["unjoined"]) + (", ..." if r["n_unjoined"] > 5 else "")
+        fail(_("{call} returned without joining {count} of the threads that called "
+               "decrement() ({names}): join every thread before reading the final value, or "
+               "it may be read while some still run.").format(call=call,
+                                                              count=r["n_unjoined"],
+                                                              names=names))
     if r["calls"] != THREADS:
-        fail(f"{call} made {r['calls']} latency() calls; expected {THREADS}, one per thread "
-             f"(each thread calls decrement() once, which calls latency() once). Pass the "
-             f"latency on to SafeCounter(start, latency).")
+        fail(_("{call} made {calls} latency() calls; expected {threads}, one per thread (each "
+               "thread calls decrement() once, which calls latency() once). Pass the latency "
+               "on to SafeCounter(start, latency).").format(call=call, calls=r["calls"],
+                                                            threads=THREADS))
     if r["max_inside"] > 1:
-        fail(f"{r['max_inside']} threads were inside latency() at the same time: decrement() "
-             f"must hold the lock around read, latency() and write.")
+        fail(_("{count} threads were inside latency() at the same time: decrement() must hold "
+               "the lock around read, latency() and write.").format(count=r["max_inside"]))
     if r["result"]["value"] != START - THREADS:
-        fail(f"{call} returned {r['result']['repr']}; expected {START - THREADS}: each of the "
-             f"{THREADS} threads takes exactly 1 from one SafeCounter({START}, latency), and "
-             f"the final value is read after every thread was joined.")
+        fail(_("{call} returned {got}; expected {expected}: each of the {threads} threads takes "
+               "exactly 1 from one SafeCounter({start}, latency), and the final value is read "
+               "after every thread was joined.").format(call=call, got=r["result"]["repr"],
+                                                        expected=START - THREADS,
+                                                        threads=THREADS, start=START))
     if r["threads_seen"] < THREADS:
-        fail(f"while the first decrement was inside latency(), only {r['threads_seen']} of "
-             f"the {THREADS} threads had been started (waited {r['waited']:g} s for more): "
-             f"start all {THREADS} threads first, then join them all. A join right after "
-             f"each start runs them one at a time; one thread per decrement.")
+        fail(_("while the first decrement was inside latency(), only {seen} of the {threads} "
+               "threads had been started (waited {waited:g} s for more): start all {threads} "
+               "threads first, then join them all. A join right after each start runs them "
+               "one at a time; one thread per decrement.").format(
+            seen=r["threads_seen"], threads=THREADS, waited=r["waited"]))

@@ -14,7 +14,8 @@ PROCS, PER_PROC = 4, 50  # under perturbation an unlocked update loses ~50% of 2
 
 def _not_an_int(call: str, r: dict, expected: int) -> None:
     if not r["is_int"]:
-        fail(f"{call} returned {r['result']}; expected the int {expected} (the total count).")
+        fail(_("{call} returned {got}; expected the int {expected} (the total count).").format(
+            call=call, got=r["result"], expected=expected))
 
 
 @pytest.mark.points(3)
@@ -48,22 +49,25 @@ def test_processes_count_exactly(student, start_method):
     r = student.run(sc.processes_count, PROCS, PER_PROC, start_method=start_method,
                     perturb=True, what="count_with_processes()")
     expected = PROCS * PER_PROC
-    call = f"count_with_processes({PROCS}, {PER_PROC}) under {start_method}"
+    call = _("count_with_processes({procs}, {per}) under {method}").format(
+        procs=PROCS, per=PER_PROC, method=start_method)
     _not_an_int(call, r, expected)
     got = r["value"]
     if got == 0:
-        fail(f"{call} returned 0, expected {expected}: the additions made in the child "
-             f"processes never reached the parent. Processes do not share memory: a global "
-             f"(or any plain variable) changed in a child changes only that child's copy. "
-             f"Create a multiprocessing.Value in count_with_processes() and pass it to every "
-             f"process as an argument.")
+        fail(_("{call} returned 0, expected {expected}: the additions made in the child "
+               "processes never reached the parent. Processes do not share memory: a global "
+               "(or any plain variable) changed in a child changes only that child's copy. "
+               "Create a multiprocessing.Value in count_with_processes() and pass it to every "
+               "process as an argument.").format(call=call, expected=expected))
     if 0 < got < expected:
-        fail(f"{call} returned {got}, expected {expected}: {expected - got} additions were "
-             f"lost between processes. `v.value += 1` reads and writes in two steps, so two "
-             f"processes can read the same value: hold the Value's own lock around the whole "
-             f"update (`with v.get_lock(): v.value += 1`). A lock created at module level is "
-             f"a different lock in each process under spawn and forkserver: pass the Value "
-             f"(or the lock) to every process.")
+        fail(_("{call} returned {got}, expected {expected}: {lost} additions were lost between "
+               "processes. `v.value += 1` reads and writes in two steps, so two processes can "
+               "read the same value: hold the Value's own lock around the whole update "
+               "(`with v.get_lock(): v.value += 1`). A lock created at module level is a "
+               "different lock in each process under spawn and forkserver: pass the Value (or "
+               "the lock) to every process.").format(call=call, got=got, expected=expected,
+                                                     lost=expected - got))
     if got != expected:
-        fail(f"{call} returned {got}, expected {expected}: each of the {PROCS} processes must "
-             f"add 1 exactly {PER_PROC} times to one shared counter that starts at 0.")
+        fail(_("{call} returned {got}, expected {expected}: each of the {procs} processes must "
+               "add 1 exactly {per} times to one shared counter that starts at 0.").format(
+            call=call, got=got, expected=expected, procs=PROCS, per=PER_PROC))

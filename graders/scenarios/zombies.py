@@ -12,6 +12,8 @@ import tempfile
 import threading
 import time
 
+from graders.i18n import N_
+
 GAVE_UP = 86  # exit code of a target that waited in vain for the others at the barrier
 BARRIER_WAIT = 4.0 * float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))
 LINGER = 0.1  # how long the target that returns normally works after the barrier
@@ -75,15 +77,16 @@ def kills_itself(barrier, signum: int) -> None:
 
 
 def _kinds() -> list[tuple[str, object, object]]:
-    """(what the target does, the expected exit code, the target without its barrier)."""
+    """(what the target does, the expected exit code, the target without its barrier); the
+    grader translates what it does (N_: marked for the catalog)."""
     kinds = [
-        ("returns normally", 0, returns),
-        ("raises ValueError", 1, raises),
-        ("calls sys.exit(3)", 3, functools.partial(calls_sys_exit, code=3)),
-        ("calls os._exit(7)", 7, functools.partial(calls_os_exit, code=7)),
+        (N_("returns normally"), 0, returns),
+        (N_("raises ValueError"), 1, raises),
+        (N_("calls sys.exit(3)"), 3, functools.partial(calls_sys_exit, code=3)),
+        (N_("calls os._exit(7)"), 7, functools.partial(calls_os_exit, code=7)),
     ]
     if hasattr(signal, "SIGKILL"):
-        kinds.append(("is killed by SIGKILL", -signal.SIGKILL,
+        kinds.append((N_("is killed by SIGKILL"), -signal.SIGKILL,
                       functools.partial(kills_itself, signum=signal.SIGKILL)))
     return kinds
 
