@@ -3,6 +3,7 @@
 import pytest
 
 from graders.harness import SCALE, fail
+from graders.i18n import _
 from graders.scenarios import counter as sc
 
 START, THREADS = 100, 100  # the course's program: 100 threads take 1 each from 100
