@@ -7,6 +7,7 @@ import pytest
 
 from graders import harness
 from graders.harness import fail
+from graders.i18n import _
 from graders.scenarios import queues as sc
 
 # The scenarios run student calls in daemon threads with their own deadlines, and report a
@@ -25,44 +26,41 @@ def test_try_put(student):
     for kind, seen in r.items():
         got = seen["returned"]
         if seen["hung"]:
-            fail(
-                f"on a full {kind}(maxsize=2), try_put(q, {seen['hung']}) did not return "
-                f"within {sc.TRY_PUT_LIMIT:g} s: it blocked waiting for room. Put without "
-                f"blocking (q.put(item, block=False) or q.put_nowait(item)) and return False "
-                f"on queue.Full."
-            )
+            fail(_("on a full {kind}(maxsize=2), try_put(q, {item}) did not return within "
+                   "{seconds:g} s: it blocked waiting for room. Put without blocking "
+                   "(q.put(item, block=False) or q.put_nowait(item)) and return False on "
+                   "queue.Full.").format(kind=kind, item=seen["hung"],
+                                         seconds=sc.TRY_PUT_LIMIT))
         if got[:2] != ["True", "True"]:
-            fail(
-                f"try_put() on a {kind}(maxsize=2) with room returned {', '.join(got[:2])} "
-                f"for the first two items; expected True, True (the bool True, item put)."
-            )
+            fail(_("try_put() on a {kind}(maxsize=2) with room returned {got} for the first two "
+                   "items; expected True, True (the bool True, item put).").format(
+                kind=kind, got=", ".join(got[:2])))
         if got[2] != "False":
-            fail(
-                f"try_put() on a full {kind}(maxsize=2) returned {got[2]}; expected False "
-                f"(the bool False: the item is dropped)."
-            )
+            fail(_("try_put() on a full {kind}(maxsize=2) returned {got}; expected False (the "
+                   "bool False: the item is dropped).").format(kind=kind, got=got[2]))
         if seen["content"] != ["'first'", "('second', 2)"]:
-            fail(
-                f"after try_put() of 'first', ('second', 2) and (on the full queue) 'third', "
-                f"the {kind} held {', '.join(seen['content']) or 'nothing'}; expected "
-                f"'first', ('second', 2): a True must put the item, a False must leave the "
-                f"queue as it was."
-            )
+            fail(_("after try_put() of 'first', ('second', 2) and (on the full queue) 'third', "
+                   "the {kind} held {content}; expected 'first', ('second', 2): a True must put "
+                   "the item, a False must leave the queue as it was.").format(
+                kind=kind, content=", ".join(seen["content"]) or _("nothing")))
 
 
 def _hung(where: str, timeout: float) -> str:
-    return (
-        f"drain() on {where} did not return within {timeout + sc.CALL_LIMIT:g} s "
-        f"(timeout={timeout:g}): it must give up once no item has arrived for `timeout` "
-        f"seconds (q.get(timeout=timeout) until queue.Empty), never wait forever."
-    )
+    return _("drain() on {where} did not return within {seconds:g} s (timeout={timeout:g}): "
+             "it must give up once no item has arrived for `timeout` seconds "
+             "(q.get(timeout=timeout) until queue.Empty), never wait forever.").format(
+        where=where, seconds=timeout + sc.CALL_LIMIT, timeout=timeout)
 
 
 def _not_a_list(seen: dict, kind: str) -> str:
-    return (
-        f"drain() on a {kind} returned a {seen['type']} ({seen['repr']}); "
-        f"expected a list of the items taken."
-    )
+    return _("drain() on a {kind} returned a {type} ({repr}); expected a list of the items "
+             "taken.").format(kind=kind, type=seen["type"], repr=seen["repr"])
+
+
+def _out_of_order(where: str, got: list) -> str:
+    return _("drain() on {where} returned them out of order ([{got}]): a queue is first in, "
+             "first out; return the items in the order get() gives them.").format(
+        where=where, got=", ".join(got))
 
 
 @pytest.mark.points(2)
@@ -72,57 +70,58 @@ def test_drain(student):
     expected = [repr(x) for x in sc.FIFO_ITEMS]
     for kind, seen in r["fifo"].items():
         if seen["hung"]:
-            fail(_hung(f"a {len(expected)}-item {kind}", FIFO_TIMEOUT))
+            fail(_hung(_("a {count}-item {kind}").format(count=len(expected), kind=kind),
+                       FIFO_TIMEOUT))
         if "items" not in seen:
             fail(_not_a_list(seen, kind))
         got = seen["items"]
         if got != expected:
             if sorted(got) == sorted(expected):
-                fail(
-                    f"drain() on a {kind} holding {len(expected)} items returned them out of "
-                    f"order (starts {', '.join(got[:4])}; expected {', '.join(expected[:4])}):"
-                    f" a queue is first in, first out; return the items in the order get() "
-                    f"gives them."
-                )
+                fail(_("drain() on a {kind} holding {count} items returned them out of order "
+                       "(starts {got}; expected {expected}): a queue is first in, first out; "
+                       "return the items in the order get() gives them.").format(
+                    kind=kind, count=len(expected), got=", ".join(got[:4]),
+                    expected=", ".join(expected[:4])))
             missing = len([x for x in expected if x not in got])
-            fail(
-                f"drain() on a {kind} holding {len(expected)} items returned {len(got)} "
-                f"({missing} missing; got {', '.join(got[:6])}{' ...' if len(got) > 6 else ''})"
-                f": take every item, in order, until none arrives for `timeout` seconds. "
-                f"Items just put on a multiprocessing queue show up a moment later, so "
-                f"q.empty() is not a stopping rule."
-            )
+            fail(_("drain() on a {kind} holding {count} items returned {returned} ({missing} "
+                   "missing; got {got}): take every item, in order, until none arrives for "
+                   "`timeout` seconds. Items just put on a multiprocessing queue show up a "
+                   "moment later, so q.empty() is not a stopping rule.").format(
+                kind=kind, count=len(expected), returned=len(got), missing=missing,
+                got=", ".join(got[:6]) + (" ..." if len(got) > 6 else "")))
     for kind, seen in r["empty"].items():
         if seen["hung"]:
-            fail(_hung(f"an empty {kind}", EMPTY_TIMEOUT))
+            fail(_hung(_("an empty {kind}").format(kind=kind), EMPTY_TIMEOUT))
         if "items" not in seen:
             fail(_not_a_list(seen, kind))
         if seen["items"]:
-            fail(f"drain() on an empty {kind} returned {seen['repr']}; expected [].")
+            fail(_("drain() on an empty {kind} returned {repr}; expected [].").format(
+                kind=kind, repr=seen["repr"]))
         if seen["seconds"] > EMPTY_TIMEOUT + EMPTY_MARGIN:
-            fail(
-                f"drain(q, timeout={EMPTY_TIMEOUT:g}) on an empty {kind} took "
-                f"{seen['seconds']:.2f} s; it must return [] about `timeout` seconds after "
-                f"the last item (here: none) arrived."
-            )
+            fail(_("drain(q, timeout={timeout:g}) on an empty {kind} took {seconds:.2f} s; it "
+                   "must return [] about `timeout` seconds after the last item (here: none) "
+                   "arrived.").format(timeout=EMPTY_TIMEOUT, kind=kind,
+                                      seconds=seen["seconds"]))
     for kind, seen in r["tasks"].items():
         if seen["hung"]:
-            fail(_hung(f"a 3-item {kind}", FIFO_TIMEOUT))
+            fail(_hung(_("a {count}-item {kind}").format(count=3, kind=kind), FIFO_TIMEOUT))
         if seen["task_done_ok"] != 3 or not seen["join_returned"]:
-            fail(
-                f"after drain() took the 3 items of a {kind}, only {seen['task_done_ok']} of "
-                f"the caller's 3 task_done() calls were allowed: drain() already marked "
-                f"{3 - seen['task_done_ok']} item(s) done. drain() must not call task_done(): "
-                f"the caller, who processes the items, marks them done, and q.join() waits "
-                f"for that."
-            )
+            fail(_("after drain() took the 3 items of a {kind}, only {allowed} of the caller's 3 "
+                   "task_done() calls were allowed: drain() already marked {marked} item(s) "
+                   "done. drain() must not call task_done(): the caller, who processes the "
+                   "items, marks them done, and q.join() waits for that.").format(
+                kind=kind, allowed=seen["task_done_ok"], marked=3 - seen["task_done_ok"]))
 
 
 def _in_flight_advice(source: str) -> str:
     if source == "feeder":
-        return ("an item put on a multiprocessing queue is sent by a background thread and "
-                "shows up a moment after put() returned")
-    return f"the producer {source} was still putting items, {GAP * 1000:g} ms apart"
+        return _("an item put on a multiprocessing queue is sent by a background thread and "
+                 "shows up a moment after put() returned")
+    if source == "thread":
+        return _("the producer thread was still putting items, {gap:g} ms apart").format(
+            gap=GAP * 1000)
+    return _("the producer process was still putting items, {gap:g} ms apart").format(
+        gap=GAP * 1000)
 
 
 @pytest.mark.points(3)
@@ -133,18 +132,21 @@ def test_drain_waits_for_items_in_flight(student):
     r = student.run(sc.drain_in_flight, methods, N, GAP, TIMEOUT, PICKLE_DELAY, checks=CHECKS,
                     what="drain()")
     if not r["started"]:
-        fail("the grader's producer processes did not start within 15 s (machine overloaded?)")
+        fail(_("the grader's producer processes did not start within 15 s (machine "
+               "overloaded?)"))
     for case in r["cases"]:
         source, kind = case["source"], case["kind"]
         if source == "feeder":
-            where = f"a {kind} on which one item was put just before the call"
+            where = _("a {kind} on which one item was put just before the call").format(
+                kind=kind)
             expected = ["'late item'"]
         else:
-            by = f"a producer {source}"
-            if source == "process":
-                by += f" (started with the {case['method']} start method)"
-            where = (f"a {kind} on which {by} put {N} items, {GAP * 1000:g} ms apart, from the "
-                     f"moment drain() was called")
+            by = (_("a producer thread") if source == "thread" else
+                  _("a producer process (started with the {method} start method)").format(
+                      method=case.get("method")))
+            where = _("a {kind} on which {by} put {count} items, {gap:g} ms apart, from the "
+                      "moment drain() was called").format(kind=kind, by=by, count=N,
+                                                          gap=GAP * 1000)
             expected = [repr(f"item{i}") for i in range(N)]
         if case["hung"]:
             fail(_hung(where, TIMEOUT))
@@ -152,14 +154,14 @@ def test_drain_waits_for_items_in_flight(student):
             fail(_not_a_list(case, kind))
         got = case["items"]
         if got != expected and sorted(got) == sorted(expected):
-            fail(f"drain() on {where} returned them out of order ([{', '.join(got)}]): a queue "
-                 f"is first in, first out; return the items in the order get() gives them.")
+            fail(_out_of_order(where, got))
         if got != expected:
-            fail(f"drain(q, timeout={TIMEOUT:g}) on {where} returned [{', '.join(got)}]; "
-                 f"expected [{', '.join(expected)}]: {_in_flight_advice(source)}. Wait for the "
-                 f"next item up to `timeout` seconds and stop only when q.get(timeout=timeout) "
-                 f"raises queue.Empty: q.empty() and get_nowait() only tell what has arrived "
-                 f"so far.")
+            fail(_("drain(q, timeout={timeout:g}) on {where} returned [{got}]; expected "
+                   "[{expected}]: {advice}. Wait for the next item up to `timeout` seconds and "
+                   "stop only when q.get(timeout=timeout) raises queue.Empty: q.empty() and "
+                   "get_nowait() only tell what has arrived so far.").format(
+                timeout=TIMEOUT, where=where, got=", ".join(got), expected=", ".join(expected),
+                advice=_in_flight_advice(source)))
 
 
 # drain()'s timeout is an idle limit: items IDLE_GAP s apart keep it going, IDLE_N of them
@@ -189,17 +191,18 @@ def test_drain_idle_timeout(student):
         r = student.run(sc.drain_idle, IDLE_N, IDLE_GAP, IDLE_TIMEOUT, checks=CHECKS,
                         timeout=IDLE_LIMIT / min(1.0, harness.SCALE), what="drain()")
         if not r["started"]:
-            fail("the grader's producer process did not start within 15 s (machine "
-                 "overloaded?)")
+            fail(_("the grader's producer process did not start within 15 s (machine "
+                   "overloaded?)"))
         if all(_sound(c) == IDLE_N for c in r["cases"]) or run == IDLE_RUNS - 1:
             break
     expected = [repr(f"item{i}") for i in range(IDLE_N)]
     span = (IDLE_N - 1) * IDLE_GAP
     for case in r["cases"]:
         kind = case["kind"]
-        by = "a producer thread" if kind == "queue.Queue" else "a producer process"
-        where = (f"a {kind} on which {by} put {IDLE_N} items, {IDLE_GAP:g} s apart ({span:g} s "
-                 f"from the first to the last), from the moment drain() was called")
+        by = _("a producer thread") if kind == "queue.Queue" else _("a producer process")
+        where = _("a {kind} on which {by} put {count} items, {gap:g} s apart ({span:g} s from "
+                  "the first to the last), from the moment drain() was called").format(
+            kind=kind, by=by, count=IDLE_N, gap=IDLE_GAP, span=span)
         if case["hung"]:
             fail(_hung(where, span + IDLE_TIMEOUT))
         if "items" not in case:
@@ -209,15 +212,17 @@ def test_drain_idle_timeout(student):
         if got[:sound] == expected[:sound] and (sound < IDLE_N or got == expected):
             continue
         if got == expected[:len(got)]:
-            fail(f"drain(q, timeout={IDLE_TIMEOUT:g}) on {where} returned only the first "
-                 f"{len(got)} ([{', '.join(got)}]), {case['seconds']:.2f} s after the call; "
-                 f"expected all {IDLE_N}. `timeout` is an idle limit, not a deadline: drain() "
-                 f"stops only once no item has arrived for `timeout` seconds, and starts "
-                 f"counting again after every item it takes (q.get(timeout=timeout) in a loop "
-                 f"until queue.Empty). Do not compute one deadline from the moment of the call.")
+            fail(_("drain(q, timeout={timeout:g}) on {where} returned only the first {count} "
+                   "([{got}]), {seconds:.2f} s after the call; expected all {total}. `timeout` "
+                   "is an idle limit, not a deadline: drain() stops only once no item has "
+                   "arrived for `timeout` seconds, and starts counting again after every item "
+                   "it takes (q.get(timeout=timeout) in a loop until queue.Empty). Do not "
+                   "compute one deadline from the moment of the call.").format(
+                timeout=IDLE_TIMEOUT, where=where, count=len(got), got=", ".join(got),
+                seconds=case["seconds"], total=IDLE_N))
         if sorted(got) == sorted(expected):
-            fail(f"drain() on {where} returned them out of order ([{', '.join(got)}]): a queue "
-                 f"is first in, first out; return the items in the order get() gives them.")
-        fail(f"drain(q, timeout={IDLE_TIMEOUT:g}) on {where} returned [{', '.join(got)}]; "
-             f"expected [{', '.join(expected)}]: take every item, in order, until none "
-             f"arrives for `timeout` seconds.")
+            fail(_out_of_order(where, got))
+        fail(_("drain(q, timeout={timeout:g}) on {where} returned [{got}]; expected "
+               "[{expected}]: take every item, in order, until none arrives for `timeout` "
+               "seconds.").format(timeout=IDLE_TIMEOUT, where=where, got=", ".join(got),
+                                   expected=", ".join(expected)))
