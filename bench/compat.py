@@ -263,7 +263,7 @@ def main(argv: list[str] | None = None) -> int:
     rows += [("variant", v) for v in VARIANTS]
     jobs = [(i, kind, name) for i in interps if i.venv_python for kind, name in rows]
 
-    header = f"{'python':<9} {'implementation':<44} {'expected':<42} {'got':<22} {'s':>6}"
+    header = f"{'python':<9} {'implementation':<44} {'expected':<47} {'got':<18} {'s':>6}"
     print(f"\n{header}\n{'-' * len(header)}", flush=True)
 
     def run(job):
@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         expected, got, seconds, ok, why = judge(interp.venv_python, kind, name, Path(tmp),
                                                 args.workers)
         interp.rows.append((name, expected, got, seconds, ok, why))
-        print(f"{interp.version:<9} {name:<44} {expected:<42} {got:<22} {seconds:>6.1f}"
+        print(f"{interp.version:<9} {name:<44} {expected:<47} {got:<18} {seconds:>6.1f}"
               + ("" if ok else "   WRONG"), flush=True)
         if not ok:
             print("    " + why.strip().replace("\n", "\n    "), flush=True)
