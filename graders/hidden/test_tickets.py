@@ -5,6 +5,7 @@ import multiprocessing
 import pytest
 
 from graders.harness import fail
+from graders.i18n import _
 from graders.scenarios import tickets as sc
 from graders.test_tickets import check_race
 
@@ -21,10 +22,10 @@ def test_crowd_of_buyers(student):
     buyers, tickets = 40, 8
     r = student.run(sc.buy_race, buyers, tickets, WAIT, student.seed,
                     start_method=FORK, what="buy()")
-    check_race(r, "buyers calling buy() at once", buyers, tickets)
+    check_race(r, _("buyers calling buy() at once"), buyers, tickets)
     if r["unlocked"] or not r["lock_free"]:
-        fail("latency() ran while the lock was free, or the lock stayed held afterwards: "
-             "hold exactly the lock passed to buy(), and release it on every path.")
+        fail(_("latency() ran while the lock was free, or the lock stayed held afterwards: "
+               "hold exactly the lock passed to buy(), and release it on every path."))
 
 
 @pytest.mark.points(2)
@@ -34,17 +35,21 @@ def test_sell_to_a_crowd(student):
     r = student.run(sc.sell_race, buyers, tickets, WAIT, student.seed,
                     start_method=SERVER, timeout=15, what="sell()")
     if r["stalled"]:
-        fail(f"sell() to {buyers} buyers got stuck: {r['calls']} of them reached latency() "
-             f"({r['killed']} processes still running were killed).")
+        fail(_("sell() to {buyers} buyers got stuck: {calls} of them reached latency() "
+               "({killed} processes still running were killed).").format(
+            buyers=buyers, calls=r["calls"], killed=r["killed"]))
     result = r["result"]
     if r["type"] != "dict" or sorted(result) != sorted(f"buyer{i}" for i in range(buyers)):
-        fail(f"sell() to {buyers} buyers returned a {r['type']} without one entry per buyer.")
+        fail(_("sell() to {buyers} buyers returned a {type} without one entry per "
+               "buyer.").format(buyers=buyers, type=r["type"]))
     sold = sum(v is True for v in result.values())
     remaining = (r["after"] or {}).get("ticket_num")
     if r["overlap"] or sold != tickets or remaining != 0:
-        fail(f"sell() reported {sold} of {buyers} buyers with a ticket; {tickets} existed and "
-             f"ticket_num is now {remaining!r}: two buyers were inside latency() at once. "
-             f"Create ONE multiprocessing.Lock in sell() and pass it to every process.")
+        fail(_("sell() reported {sold} of {buyers} buyers with a ticket; {tickets} existed and "
+               "ticket_num is now {remaining!r}: two buyers were inside latency() at once. "
+               "Create ONE multiprocessing.Lock in sell() and pass it to every "
+               "process.").format(sold=sold, buyers=buyers, tickets=tickets,
+                                  remaining=remaining))
     if r["calls"] != buyers:
-        fail(f"latency() was called {r['calls']} times for {buyers} buyers: pass `latency` "
-             f"on to every buy().")
+        fail(_("latency() was called {calls} times for {buyers} buyers: pass `latency` on to "
+               "every buy().").format(calls=r["calls"], buyers=buyers))

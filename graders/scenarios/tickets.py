@@ -11,6 +11,7 @@ import tempfile
 import threading
 import time
 
+from graders.i18n import N_
 from graders.scenarios import common
 
 BIG_SIZE = 2_000_000  # an extra key that every write keeps: makes a torn write easy to see
@@ -70,15 +71,15 @@ def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0) 
 
 
 def raising_latency() -> None:
-    raise ConnectionError("the booking system is down (raised by the grader's latency)")
+    raise ConnectionError(N_("the booking system is down (raised by the grader's latency)"))
 
 
 def failing_on_call(folder: str, failing: int) -> None:
     """A latency that raises on its call number `failing` (from 0) and sleeps 1 ms on the
     others; the calls are counted across processes (files call-N in `folder`)."""
     if _claim(folder, "call") == failing:
-        raise ConnectionError("the booking system is down for this buyer (raised by the "
-                              "grader's latency, on purpose)")
+        raise ConnectionError(N_("the booking system is down for this buyer (raised by the "
+                                 "grader's latency, on purpose)"))
     time.sleep(0.001)
 
 
@@ -142,15 +143,15 @@ def basics(seed: int) -> dict:
     return out
 
 
-BAD_DATABASES = {
-    "missing file": None,
-    "not JSON": "{ticket_num: 3",
-    "a JSON list, not an object": "[3]",
-    "no ticket_num key": {"tickets": 3},
-    "ticket_num is a string": {"ticket_num": "3"},
-    "ticket_num is negative": {"ticket_num": -1},
-    "ticket_num is true": {"ticket_num": True},
-    "ticket_num is a float": {"ticket_num": 2.5},
+BAD_DATABASES = {  # what is wrong with it (N_: translated where the grader shows it) -> content
+    N_("missing file"): None,
+    N_("not JSON"): "{ticket_num: 3",
+    N_("a JSON list, not an object"): "[3]",
+    N_("no ticket_num key"): {"tickets": 3},
+    N_("ticket_num is a string"): {"ticket_num": "3"},
+    N_("ticket_num is negative"): {"ticket_num": -1},
+    N_("ticket_num is true"): {"ticket_num": True},
+    N_("ticket_num is a float"): {"ticket_num": 2.5},
 }
 
 
