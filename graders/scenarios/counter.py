@@ -28,13 +28,12 @@ class Probe:
         self.baseline = threading.active_count()
         self.threads_seen = 0  # decrement threads alive while the first call was inside
         self.waited = 0.0
-        self.callers: set = set()  # the threads that called latency()
+        self.callers: set = set()  # the threads that called census_latency()
 
     def enter(self) -> int:
         """Count a call and a caller inside; return the call's number (1 for the first)."""
         with self.lock:
             self.calls += 1
-            self.callers.add(threading.current_thread())
             self.inside += 1
             self.max_inside = max(self.max_inside, self.inside)
             if self.inside >= 2:
@@ -112,6 +111,7 @@ def census_latency(n_threads: int, stall: float, limit: float, low: float, high:
     `stall` s): all of them are started before any is joined, and none can finish while the
     first decrement is still inside latency(). Later calls sleep a short random time."""
     n = _probe.enter()
+    _probe.callers.add(threading.current_thread())
     try:
         if n == 1:
             started = last = time.monotonic()
