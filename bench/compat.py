@@ -142,8 +142,10 @@ def grade_deps() -> list[str]:
     try:
         import tomllib
     except ImportError:  # Python 3.10: the array is plain enough for a pattern
-        block = re.search(r"^\[project\].*?^dependencies\s*=\s*\[(.*?)\]", text, re.S | re.M)
-        return re.findall(r"[\"']([^\"']+)[\"']", block.group(1)) if block else []
+        block = re.search(r"^\[project\].*?^dependencies\s*=\s*\[(.*?)\]\s*(?:#.*)?$", text,
+                          re.S | re.M)
+        lines = [line.split("#", 1)[0] for line in (block.group(1) if block else "").splitlines()]
+        return re.findall(r"[\"']([^\"']+)[\"']", "\n".join(lines))
     return list(tomllib.loads(text)["project"]["dependencies"])
 
 
