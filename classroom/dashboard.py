@@ -123,12 +123,29 @@ NOT_STARTED = re.compile(r"^\w+\.py is (?:still the stub|missing from)")
 NO_IMPORT = re.compile(r"^importing \w+\.py (?:failed|did not finish)")
 
 
-def module_level(message: str) -> str:
-    """"not started" (a stub or no module), "does not import", or "" for a test's own
-    failure."""
-    if NOT_STARTED.match(message):
-        return "not started"
-    return "does not import" if NO_IMPORT.match(message) else ""
+def whole_failures(results: dict[str, dict]) -> dict[tuple[str, str], str]:
+    """(student, exercise) -> "not started" (a stub or no module) or "does not import", for
+    each exercise a student failed as a whole before any test ran: every test failed with
+    what Student.require() says. Feedback in another language than English is recognised by
+    its shape: two or more tests, all failed with the same first line."""
+    found = {}
+    for student, r in results.items():
+        english = (r.get("extra_data") or {}).get("lang", "en") in ("", "en")
+        by: dict[str, list[dict]] = {}
+        for t in r.get("tests") or []:
+            by.setdefault(pages.exercise_of(t), []).append(t)
+        for exercise, tests in by.items():
+            if not all(t.get("status") == "failed" for t in tests):
+                continue
+            firsts = [pages.feedback(t.get("output", ""))[0].split("\n", 1)[0] for t in tests]
+            if all(NOT_STARTED.match(f) for f in firsts):
+                found[(student, exercise)] = "not started"
+            elif all(NO_IMPORT.match(f) for f in firsts):
+                found[(student, exercise)] = "does not import"
+            elif not english and len(tests) > 1 and len({normalised(f) for f in firsts}) == 1:
+                found[(student, exercise)] = ("not started" if "NotImplementedError" in firsts[0]
+                                              else "does not import")
+    return found
 
 
 def failures(results: dict[str, dict]) -> list[dict]:
@@ -136,6 +153,7 @@ def failures(results: dict[str, dict]) -> list[dict]:
     by how many students failed it on its own account (not for a stub, a missing module or
     one that does not import), then by how many failed it at all, then by its points. Its
     representative message is the most usual one of those failures."""
+    whole = whole_failures(results)
     found: dict[str, dict] = {}
     for student, r in sorted(results.items()):
         for t in r.get("tests") or []:
@@ -149,21 +167,22 @@ def failures(results: dict[str, dict]) -> list[dict]:
             entry["variants"][nodeid] = float(t.get("max_score", 0))
             entry["hidden"] |= t.get("visibility", "visible") != "visible"
             if t.get("status") == "failed":
-                entry["failed_by"].setdefault(student, []).append(t.get("output", ""))
+                entry["failed_by"].setdefault(student, []).append(
+                    (t.get("output", ""), whole.get((student, entry["exercise"]), "")))
     ranked = []
     for entry in found.values():
         if not entry["failed_by"]:
             continue
-        messages = [(student, out, pages.feedback(out)) for student, outs in
-                    entry["failed_by"].items() for out in outs]
-        own = [m for m in messages if not module_level(m[2][0])] or messages
-        usual = Counter(normalised(fb[0]) for _s, _o, fb in own)
+        messages = [(student, out, pages.feedback(out), kind) for student, outs in
+                    entry["failed_by"].items() for out, kind in outs]
+        own = [m for m in messages if not m[3]] or messages
+        usual = Counter(normalised(fb[0]) for _s, _o, fb, _k in own)
         common = usual.most_common(1)[0][0]
-        student, _out, (message, sections) = next(m for m in own
-                                                  if normalised(m[2][0]) == common)
+        student, _out, (message, sections), _kind = next(m for m in own
+                                                         if normalised(m[2][0]) == common)
         why: dict[str, set] = {}
-        for who, _o, fb in messages:
-            why.setdefault(module_level(fb[0]), set()).add(who)
+        for who, _o, _fb, kind in messages:
+            why.setdefault(kind, set()).add(who)
         broke = why.get("", set())
         ranked.append({
             **{k: entry[k] for k in ("key", "exercise", "name", "hidden")},
@@ -182,14 +201,8 @@ def failures(results: dict[str, dict]) -> list[dict]:
 
 def not_started(results: dict[str, dict], exercise: str) -> list[str]:
     """The students whose every test of `exercise` failed for a stub or a missing module."""
-    out = []
-    for student, r in sorted(results.items()):
-        mine = [t for t in r.get("tests") or [] if pages.exercise_of(t) == exercise]
-        if mine and all(t.get("status") == "failed" and
-                        module_level(pages.feedback(t.get("output", ""))[0]) == "not started"
-                        for t in mine):
-            out.append(student)
-    return out
+    return sorted(student for (student, e), kind in whole_failures(results).items()
+                  if e == exercise and kind == "not started")
 
 
 def _float(text: str | None) -> float:

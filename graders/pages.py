@@ -155,6 +155,7 @@ def report_context(results: dict, *, title: str | None = None, back: str | None 
     seed = extra.get("seed")
     return {
         "title": title or f"Grade report: {Path(impl).name or 'submission'}",
+        "lang": str(extra.get("lang") or "en").replace("_", "-"),  # the feedback's language
         "back": back, "score": score, "max_score": max_score,
         "percent": percent(score, max_score), "tone": tone(score, max_score),
         "verdict": verdict, "output": results.get("output", ""),
