@@ -5,6 +5,7 @@ from collections import Counter
 import pytest
 
 from graders.harness import fail
+from graders.i18n import _, ngettext
 from graders.scenarios import producer_consumer as sc
 
 # kitchen() runs in a thread of the grading child and may be left stuck there on purpose;
@@ -24,15 +25,15 @@ def test_producer(student):
     want = [f"jason:bun:{i}" for i in range(5)]
     odd = [g for g in got if not isinstance(g, str)]
     if odd:
-        fail(f"producer() put {odd[0]} on the queue; items must be strings "
-             f'f"{{name}}:{{food}}:{{i}}", e.g. "jason:bun:0".')
+        fail(_("producer() put {item} on the queue; items must be strings "
+               "f\"{{name}}:{{food}}:{{i}}\", e.g. \"jason:bun:0\".").format(item=odd[0]))
     if got[:5] == want and len(got) > 5:
-        fail(f"producer('ahsan', 'naan', 0, q) put {len(got) - 5} item(s) ({got[5]!r}, ...); "
-             f"with count 0 it must put nothing.")
+        fail(_("producer('ahsan', 'naan', 0, q) put {count} item(s) ({first!r}, ...); with "
+               "count 0 it must put nothing.").format(count=len(got) - 5, first=got[5]))
     if got != want:
-        fail(f"producer('jason', 'bun', 5, q) put {len(got)} item(s) {got[:6]}; expected "
-             f"{want}: count items f\"{{name}}:{{food}}:{{i}}\" with i = 0, 1, ... count-1, "
-             f"in that order.")
+        fail(_("producer('jason', 'bun', 5, q) put {count} item(s) {got}; expected {want}: "
+               "count items f\"{{name}}:{{food}}:{{i}}\" with i = 0, 1, ... count-1, in that "
+               "order.").format(count=len(got), got=got[:6], want=want))
 
 
 def _done_per_item(log: list) -> tuple[list, int]:
@@ -80,115 +81,148 @@ def test_consumer(student):
     twice = [(item, n) for item, n in taken if n > 1]
     if twice:  # first: a second task_done() may also have raised ValueError in the consumer
         item, n = twice[0]
-        fail(f"consumer() marked {item!r} done {n} times with q.task_done(): exactly once "
-             f"per item. An extra call lets the kitchen's q.join() return before every "
-             f"item is eaten (or raises ValueError: task_done() called too many times).")
+        fail(_("consumer() marked {item!r} done {n} times with q.task_done(): exactly once per "
+               "item. An extra call lets the kitchen's q.join() return before every item is "
+               "eaten (or raises ValueError: task_done() called too many times).").format(
+            item=item, n=n))
     if r["raised"]:
         if r["raised"].startswith("BadBun"):
-            fail(f"consumer() raised {r['raised']}: the grader's eat raises for {BAD} on "
-                 f"purpose. A consumer must survive that: catch Exception around "
-                 f"eat(name, item), report it, mark the item done and go on with the next item.")
-        fail(f"consumer() raised {r['raised']} while eating {items} from the queue.")
+            fail(_("consumer() raised {error}: the grader's eat raises for {bad} on purpose. A "
+                   "consumer must survive that: catch Exception around eat(name, item), report "
+                   "it, mark the item done and go on with the next item.").format(
+                error=r["raised"], bad=BAD))
+        fail(_("consumer() raised {error} while eating {items} from the queue.").format(
+            error=r["raised"], items=items))
     if r["early"]:
-        fail(f"consumer() returned after eating {len(r['eats'])} item(s), while the queue "
-             f"was empty for a moment but before any stop sign was put: a consumer loops "
-             f"forever on q.get() (which waits for the next item) and only None ends it.")
+        fail(_("consumer() returned after eating {count} item(s), while the queue was empty "
+               "for a moment but before any stop sign was put: a consumer loops forever on "
+               "q.get() (which waits for the next item) and only None ends it.").format(
+            count=len(r["eats"])))
     if r["after_stop"]:
-        fail("consumer() called q.get() again after it took the stop sign None: mark the "
-             "stop sign done and return.")
+        fail(_("consumer() called q.get() again after it took the stop sign None: mark the "
+               "stop sign done and return."))
     if not r["returned"]:
         if took_none:
-            fail("consumer() took the stop sign None but did not return within 3 s: None "
-                 "must end the loop (mark it done, then return).")
-        fail(f"consumer() never took the stop sign None and did not return within 3 s "
-             f"(it took {sum(e[0] == 'get' for e in log)} of {len(items) + 1} items).")
+            fail(_("consumer() took the stop sign None but did not return within 3 s: None "
+                   "must end the loop (mark it done, then return)."))
+        fail(_("consumer() never took the stop sign None and did not return within 3 s (it "
+               "took {taken} of {total} items).").format(
+            taken=sum(e[0] == "get" for e in log), total=len(items) + 1))
     eaten = Counter(item for _name, item in r["eats"])
     if None in eaten:
-        fail("consumer() called eat() with the stop sign None: None is not food, it ends "
-             "the consumer (mark it done and return without eating it).")
+        fail(_("consumer() called eat() with the stop sign None: None is not food, it ends the "
+               "consumer (mark it done and return without eating it)."))
     wrong = [name for name, _item in r["eats"] if name != "diner-7"]
     if wrong:
-        fail(f"consumer('diner-7', q, eat) called eat({wrong[0]!r}, item): pass the "
-             f"consumer's own name as the first argument.")
+        fail(_("consumer('diner-7', q, eat) called eat({name!r}, item): pass the consumer's own "
+               "name as the first argument.").format(name=wrong[0]))
     if eaten != Counter(items):
         twice = [i for i, n in eaten.items() if n > 1]
         missing = [i for i in items if i not in eaten]
-        what = f"ate {twice[0]!r} {eaten[twice[0]]} times" if twice else \
-            f"never ate {missing[0]!r}" if missing else f"ate {dict(eaten)}"
-        fail(f"consumer() {what}; expected each of the {len(items)} items put on the queue "
-             f"eaten exactly once.")
+        if twice:
+            what = _("ate {item!r} {n} times").format(item=twice[0], n=eaten[twice[0]])
+        elif missing:
+            what = _("never ate {item!r}").format(item=missing[0])
+        else:
+            what = _("ate {eaten}").format(eaten=dict(eaten))
+        fail(_("consumer() {what}; expected each of the {count} items put on the queue eaten "
+               "exactly once.").format(what=what, count=len(items)))
     early_done = _done_before_eaten(log)
     if early_done is not None:
-        fail(f"consumer() marked {early_done!r} done with q.task_done() before eat() had "
-             f"finished with it: q.join() counts an item as processed once it is marked done, "
-             f"so the kitchen could go on (stop the consumers, return) while items are still "
-             f"being eaten. Call q.task_done() after eat(name, item) has returned or raised "
-             f"(in a finally).")
+        fail(_("consumer() marked {item!r} done with q.task_done() before eat() had finished "
+               "with it: q.join() counts an item as processed once it is marked done, so the "
+               "kitchen could go on (stop the consumers, return) while items are still being "
+               "eaten. Call q.task_done() after eat(name, item) has returned or raised (in a "
+               "finally).").format(item=early_done))
     dones = sum(e[0] == "done" for e in log)
     if dones == len(taken):
         return
     if early:
-        fail(f"consumer() called q.task_done() {early} time(s) before taking any item: "
-             f"mark an item done once, after taking and eating it.")
+        fail(_("consumer() called q.task_done() {count} time(s) before taking any item: mark "
+               "an item done once, after taking and eating it.").format(count=early))
     for item, n in taken:
         if n == 1:
             continue
         if item is None:
-            fail("consumer() took the stop sign None but never marked it done: call "
-                 "q.task_done() for the stop sign too, before returning.")
+            fail(_("consumer() took the stop sign None but never marked it done: call "
+                   "q.task_done() for the stop sign too, before returning."))
         if item in BAD:
-            fail(f"consumer() never marked {item!r} done, the item for which eat() raised: "
-                 f"q.task_done() must run also when eat raises (try/finally), or the "
-                 f"kitchen's q.join() waits forever.")
-        fail(f"consumer() took {item!r} but never marked it done with q.task_done(): the "
-             f"kitchen's q.join() would wait forever. Call it once per item, after eat().")
-    fail(f"consumer() called q.task_done() {dones} times for {len(taken)} items taken "
-         f"(the stop sign included): exactly once per item.")
+            fail(_("consumer() never marked {item!r} done, the item for which eat() raised: "
+                   "q.task_done() must run also when eat raises (try/finally), or the "
+                   "kitchen's q.join() waits forever.").format(item=item))
+        fail(_("consumer() took {item!r} but never marked it done with q.task_done(): the "
+               "kitchen's q.join() would wait forever. Call it once per item, after "
+               "eat().").format(item=item))
+    fail(_("consumer() called q.task_done() {count} times for {taken} items taken (the stop "
+           "sign included): exactly once per item.").format(count=dones, taken=len(taken)))
 
 
 def _roles(roles: list) -> str:
     """["consumer", "consumer", "producer"] -> "2 consumer processes, 1 producer process"."""
-    counts = Counter(roles)
-    return ", ".join(
-        f"{n} {'' if role == 'process' else role + ' '}process{'es' if n > 1 else ''}"
-        for role, n in counts.items())
+    parts = []
+    for role, n in Counter(roles).items():
+        if role == "consumer":
+            text = ngettext("{n} consumer process", "{n} consumer processes", n)
+        elif role == "producer":
+            text = ngettext("{n} producer process", "{n} producer processes", n)
+        else:
+            text = ngettext("{n} process", "{n} processes", n)
+        parts.append(text.format(n=n))
+    return _(", ").join(parts)
+
+
+def _joined(role: str | None) -> str:
+    """The process a kitchen waits for in .join(), by its role."""
+    if role == "consumer":
+        return _("a consumer process")
+    if role == "producer":
+        return _("a producer process")
+    return _("a child process")
 
 
 def _check_stuck(r: dict, who: str) -> None:
     eaten, expected, n_cons = len(r["eaten"]), r["expected"], r["n_consumers"]
     where = r["where"]
-    at = f" (your code at {where['line']})" if where.get("line") else ""
+    at = _(" (your code at {line})").format(line=where["line"]) if where.get("line") else ""
     alive = [role for role in r["alive"] if role == "consumer"]
     died = r["died"]
-    state = f"{eaten} of {expected} items were eaten"
+    state = _("{eaten} of {expected} items were eaten").format(eaten=eaten, expected=expected)
     if died:
         codes = ", ".join(str(code) for _role, code in died)
-        bad = f" (the grader's eat raises for {r['bad']} on purpose)" if r["bad"] else ""
+        bad = (_(" (the grader's eat raises for {bad} on purpose)").format(bad=r["bad"])
+               if r["bad"] else "")
         tail = r["stderr"].strip()
-        fail(f"{who} did not return: {state}, and {_roles([role for role, _ in died])} "
-             f"died (exit code {codes}). A consumer must not die: when eat raises{bad}, "
-             f"catch the exception, mark the item done with q.task_done() and go on, or "
-             f"q.join() waits forever for it." + (f"\n\nstderr:\n{tail}" if tail else ""))
+        fail(_("{who} did not return: {state}, and {died} died (exit code {codes}). A consumer "
+               "must not die: when eat raises{bad}, catch the exception, mark the item done "
+               "with q.task_done() and go on, or q.join() waits forever for it.").format(
+            who=who, state=state, died=_roles([role for role, _code in died]), codes=codes,
+            bad=bad) + ("\n\nstderr:\n" + tail if tail else ""))
     if where["kind"] == "process join":
-        still = f"{len(alive)} of {n_cons} consumers still waiting for items" if alive else \
-            "the process never ended"
-        fail(f"{who} did not return ({state}): it waits forever in .join() of a "
-             f"{where.get('joined', 'child')} process{at}, {still}. Consumers loop forever "
-             f"and return only on a stop sign: after q.join(), send one None per consumer "
-             f"({n_cons} here), then join them.")
+        still = (_("{alive} of {consumers} consumers still waiting for items").format(
+                    alive=len(alive), consumers=n_cons) if alive else
+                 _("the process never ended"))
+        fail(_("{who} did not return ({state}): it waits forever in .join() of {process}{at}, "
+               "{still}. Consumers loop forever and return only on a stop sign: after "
+               "q.join(), send one None per consumer ({consumers} here), then join "
+               "them.").format(who=who, state=state, process=_joined(where.get("joined")),
+                               at=at, still=still, consumers=n_cons))
     if where["kind"] == "queue join":
         left = where.get("unfinished")
-        left = f" with {left} item(s) never marked done" if left is not None else ""
-        fail(f"{who} did not return ({state}): it is stuck in q.join(){left}{at}. Every item "
-             f"a consumer takes must be marked done with q.task_done() exactly once (also "
-             f"when eat raises), or q.join() never returns.")
+        left = (_(" with {count} item(s) never marked done").format(count=left)
+                if left is not None else "")
+        fail(_("{who} did not return ({state}): it is stuck in q.join(){left}{at}. Every item a "
+               "consumer takes must be marked done with q.task_done() exactly once (also when "
+               "eat raises), or q.join() never returns.").format(who=who, state=state,
+                                                                 left=left, at=at))
     if r["stuck"] == "after all":
-        fail(f"{who} did not return within {sc.AFTER_ALL:g} s after all {expected} items "
-             f"were eaten{at}: once q.join() returns, stop the consumers (one None each) "
-             f"and join every process.")
-    fail(f"{who} made no progress for {sc.STALL:g} s ({state}, "
-         f"{_roles(r['alive']) or 'no process'} still running){at}: start the producers and "
-         f"the consumers, join the producers, then q.join().")
+        fail(_("{who} did not return within {seconds:g} s after all {expected} items were "
+               "eaten{at}: once q.join() returns, stop the consumers (one None each) and join "
+               "every process.").format(who=who, seconds=sc.AFTER_ALL, expected=expected,
+                                        at=at))
+    fail(_("{who} made no progress for {seconds:g} s ({state}, {alive} still running){at}: "
+           "start the producers and the consumers, join the producers, then "
+           "q.join().").format(who=who, seconds=sc.STALL, state=state,
+                               alive=_roles(r["alive"]) or _("no process"), at=at))
 
 
 def _check_kitchen(r: dict, who: str) -> None:
@@ -199,38 +233,42 @@ def _check_kitchen(r: dict, who: str) -> None:
     eaten = Counter(item for _name, _pid, item in r["eaten"])
     odd = [item for item in eaten if item not in want]
     if odd:
-        fail(f"{who} called eat() with {odd[0]!r}, which is not an item of the menu: items "
-             f'are f"{{producer}}:{{food}}:{{i}}" with i from 0, and the stop sign None is '
-             f"never eaten.")
+        fail(_("{who} called eat() with {item!r}, which is not an item of the menu: items are "
+               "f\"{{producer}}:{{food}}:{{i}}\" with i from 0, and the stop sign None is never "
+               "eaten.").format(who=who, item=odd[0]))
     twice = [item for item, n in eaten.items() if n > 1]
     if twice:
-        fail(f"{who} ate {twice[0]!r} {eaten[twice[0]]} times: every item must be eaten "
-             f"exactly once (one producer process per menu entry).")
+        fail(_("{who} ate {item!r} {n} times: every item must be eaten exactly once (one "
+               "producer process per menu entry).").format(who=who, item=twice[0],
+                                                           n=eaten[twice[0]]))
     missing = sorted(set(want) - set(eaten))
     if missing:
-        later = f"; {r['eaten_later']} more were eaten after it returned" \
-            if r["eaten_later"] else ""
-        fail(f"{who} returned when only {sum(eaten.values())} of {r['expected']} items had "
-             f"been eaten (not {missing[0]!r}){later}: wait for the producers (join them), "
-             f"then q.join() until every item is marked done, and only then stop the "
-             f"consumers.")
+        later = (_("; {count} more were eaten after it returned").format(
+            count=r["eaten_later"]) if r["eaten_later"] else "")
+        fail(_("{who} returned when only {eaten} of {expected} items had been eaten (not "
+               "{missing!r}){later}: wait for the producers (join them), then q.join() until "
+               "every item is marked done, and only then stop the consumers.").format(
+            who=who, eaten=sum(eaten.values()), expected=r["expected"], missing=missing[0],
+            later=later))
     if any(pid == r["my_pid"] for _name, pid, _item in r["eaten"]):
-        fail(f"{who} ate in the process that called it: eat() must run in the consumer "
-             f"processes (multiprocessing.Process(target=consumer, ...)).")
+        fail(_("{who} ate in the process that called it: eat() must run in the consumer "
+               "processes (multiprocessing.Process(target=consumer, ...)).").format(who=who))
     consumers = [role for role in r["running"] if role == "consumer"]
     if consumers:
-        fail(f"{who} returned but left {_roles(consumers)} running, waiting for items that "
-             f"never come. Daemon consumers are only killed when the calling "
-             f"program exits, not when kitchen() returns: after q.join(), send one None per "
-             f"consumer ({r['n_consumers']} here) and join every consumer.")
+        fail(_("{who} returned but left {left} running, waiting for items that never come. "
+               "Daemon consumers are only killed when the calling program exits, not when "
+               "kitchen() returns: after q.join(), send one None per consumer ({consumers} "
+               "here) and join every consumer.").format(who=who, left=_roles(consumers),
+                                                       consumers=r["n_consumers"]))
     if r["running"]:
-        fail(f"{who} returned but left {_roles(r['running'])} running: join every process "
-             f"before returning.")
+        fail(_("{who} returned but left {left} running: join every process before "
+               "returning.").format(who=who, left=_roles(r["running"])))
     if r["zombies"]:
-        fail(f"{who} returned without joining {_roles(r['zombies'])} that had ended "
-             f"(zombies): join every producer and consumer.")
+        fail(_("{who} returned without joining {left} that had ended (zombies): join every "
+               "producer and consumer.").format(who=who, left=_roles(r["zombies"])))
     if r["threads"]:
-        fail(f"{who} returned but left thread(s) running: {', '.join(r['threads'])}.")
+        fail(_("{who} returned but left thread(s) running: {threads}.").format(
+            who=who, threads=", ".join(r["threads"])))
 
 
 @pytest.mark.points(2)
@@ -238,14 +276,15 @@ def test_kitchen(student, start_method):
     """kitchen() with 2 cooks and 2 diners eats every item once, returns, leaves no process"""
     r = student.run(sc.kitchen_run, COUNT, CONSUMERS, 0.005, start_method=start_method,
                     checks=OWN_CHECKS, what="kitchen()")
-    _check_kitchen(r, f"kitchen() with 2 producers x {COUNT} items and {CONSUMERS} consumers")
+    _check_kitchen(r, _("kitchen() with {producers} producers x {count} items and {consumers} "
+                        "consumers").format(producers=2, count=COUNT, consumers=CONSUMERS))
 
 
 def test_kitchen_small(student):
     """kitchen() with a single consumer, and with nothing to eat, finishes cleanly"""
     r = student.run(sc.kitchen_small_run, checks=OWN_CHECKS, what="kitchen()")
-    _check_kitchen(r["one"], "kitchen() with 2 producers x 3 items and 1 consumer")
-    _check_kitchen(r["empty"], "kitchen() with 1 producer x 0 items and 2 consumers")
+    _check_kitchen(r["one"], _("kitchen() with 2 producers x 3 items and 1 consumer"))
+    _check_kitchen(r["empty"], _("kitchen() with 1 producer x 0 items and 2 consumers"))
 
 
 INTERRUPTED_COUNT, INTERRUPTED_CONSUMERS = 3, 2
@@ -268,43 +307,54 @@ def test_kitchen_interrupted(student):
     """
     r = student.run(sc.kitchen_interrupted_run, INTERRUPTED_COUNT, INTERRUPTED_CONSUMERS,
                     checks=OWN_CHECKS, what="kitchen()")
-    who = (f"kitchen() with 2 producers x {r['count']} items and {r['n_consumers']} "
-           f"consumers")
+    who = _("kitchen() with {producers} producers x {count} items and {consumers} "
+            "consumers").format(producers=2, count=r["count"], consumers=r["n_consumers"])
     where = r["where"] or {}
-    what = (f"the grader interrupted it with KeyboardInterrupt (SIGINT to the calling thread, "
-            f"as Ctrl-C sends) while {r['expected'] - 1} of {r['expected']} items were eaten "
-            f"and the grader's eat held the last one, {r['held']!r}"
-            + (", kitchen() waiting in q.join()" if where.get("kind") == "queue join" else ""))
+    what = (_("the grader interrupted it with KeyboardInterrupt (SIGINT to the calling thread, "
+              "as Ctrl-C sends) while {eaten} of {expected} items were eaten and the grader's "
+              "eat held the last one, {held!r}, kitchen() waiting in q.join()")
+            if where.get("kind") == "queue join" else
+            _("the grader interrupted it with KeyboardInterrupt (SIGINT to the calling thread, "
+              "as Ctrl-C sends) while {eaten} of {expected} items were eaten and the grader's "
+              "eat held the last one, {held!r}")).format(
+        eaten=r["expected"] - 1, expected=r["expected"], held=r["held"])
     if not r["ready"]:
-        how = (f"raised {r['raised']} before" if r["raised"] and not r["sent"] else
-               f"did not get within {sc.LIMIT:g} s to the point where")
-        fail(f"{who} {how} every item but the one the grader's eat holds ({r['held']!r}) was "
-             f"eaten, so it could not be interrupted there: make test_kitchen pass first.")
+        fail((_("{who} raised {error} before every item but the one the grader's eat holds "
+                "({held!r}) was eaten, so it could not be interrupted there: make test_kitchen "
+                "pass first.") if r["raised"] and not r["sent"] else
+              _("{who} did not get within {seconds:g} s to the point where every item but the "
+                "one the grader's eat holds ({held!r}) was eaten, so it could not be "
+                "interrupted there: make test_kitchen pass first.")).format(
+            who=who, error=r["raised"], seconds=sc.LIMIT, held=r["held"]))
     if r["stuck"]:
         stuck = r["stuck"]
-        at = f" (your code at {stuck['line']})" if stuck.get("line") else ""
-        how = (f"in .join() of a {stuck.get('joined', 'child')} process"
+        at = _(" (your code at {line})").format(line=stuck["line"]) if stuck.get("line") else ""
+        how = (_("in .join() of {process}").format(process=_joined(stuck.get("joined")))
                if stuck["kind"] == "process join" else
-               "in q.join()" if stuck["kind"] == "queue join" else "somewhere")
-        alive = f"; still running: {_roles(r['alive'])}" if r["alive"] else ""
-        fail(f"{who} did not come back within {sc.BACK:g} s after {what}: it waits {how}{at}"
-             f"{alive}. When an exception interrupts kitchen(), its clean-up must not wait "
-             f"for consumers that will never stop by themselves: terminate() every process "
-             f"still alive, then join them all (in a finally), and let the exception "
-             f"propagate.")
+               _("in q.join()") if stuck["kind"] == "queue join" else _("somewhere"))
+        alive = (_("; still running: {alive}").format(alive=_roles(r["alive"]))
+                 if r["alive"] else "")
+        fail(_("{who} did not come back within {seconds:g} s after {what}: it waits "
+               "{how}{at}{alive}. When an exception interrupts kitchen(), its clean-up must not "
+               "wait for consumers that will never stop by themselves: terminate() every "
+               "process still alive, then join them all (in a finally), and let the exception "
+               "propagate.").format(who=who, seconds=sc.BACK, what=what, how=how, at=at,
+                                    alive=alive))
     if r["raised"] is None:
-        fail(f"{who} returned normally although {what}: an exception that interrupts "
-             f"kitchen() must reach its caller. Clean up in a finally (or except "
-             f"BaseException: ...; raise), do not swallow it.")
-    raised = "let the KeyboardInterrupt through" if r["interrupted"] else f"raised {r['raised']}"
+        fail(_("{who} returned normally although {what}: an exception that interrupts "
+               "kitchen() must reach its caller. Clean up in a finally (or except "
+               "BaseException: ...; raise), do not swallow it.").format(who=who, what=what))
+    raised = (_("let the KeyboardInterrupt through") if r["interrupted"] else
+              _("raised {error}").format(error=r["raised"]))
     if r["running"]:
-        fail(f"{who} {raised} when {what}, but left {_roles(r['running'])} running. No "
-             f"process may be left behind on any path, also when kitchen() raises: in a "
-             f"finally, terminate() every process still alive (the consumers wait for items "
-             f"that never come), then join every process you started. Daemon processes die "
-             f"only when the whole program exits, and a caller that catches the exception "
-             f"goes on running.")
+        fail(_("{who} {raised} when {what}, but left {left} running. No process may be left "
+               "behind on any path, also when kitchen() raises: in a finally, terminate() "
+               "every process still alive (the consumers wait for items that never come), "
+               "then join every process you started. Daemon processes die only when the whole "
+               "program exits, and a caller that catches the exception goes on "
+               "running.").format(who=who, raised=raised, what=what,
+                                  left=_roles(r["running"])))
     if r["zombies"]:
-        fail(f"{who} {raised} when {what}, and left {_roles(r['zombies'])} that had ended but "
-             f"were never joined (zombies): join every process you started, also when "
-             f"kitchen() raises.")
+        fail(_("{who} {raised} when {what}, and left {left} that had ended but were never "
+               "joined (zombies): join every process you started, also when kitchen() "
+               "raises.").format(who=who, raised=raised, what=what, left=_roles(r["zombies"])))

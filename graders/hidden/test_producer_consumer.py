@@ -4,6 +4,7 @@ import multiprocessing
 
 import pytest
 
+from graders.i18n import _
 from graders.scenarios import producer_consumer as sc
 from graders.test_producer_consumer import OWN_CHECKS, _check_kitchen
 
@@ -18,4 +19,5 @@ def test_busy_kitchen(student):
     count, diners = 40, 5
     r = student.run(sc.kitchen_run, count, diners, 0.001, start_method=FORK,
                     checks=OWN_CHECKS, what="kitchen()")
-    _check_kitchen(r, f"kitchen() with 2 producers x {count} items and {diners} consumers")
+    _check_kitchen(r, _("kitchen() with {producers} producers x {count} items and {consumers} "
+                        "consumers").format(producers=2, count=count, consumers=diners))
