@@ -3,6 +3,7 @@
 import pytest
 
 from graders.harness import SCALE, fail
+from graders.i18n import _
 from graders.scenarios import echo_server as sc
 
 pytestmark = pytest.mark.hidden
@@ -19,23 +20,28 @@ def test_serve_crowd(student):
                     checks={"threads": False}, what="serve()")
     for stop in (r["stop1"], r["stop2"]):
         if stop["error"]:
-            fail(f"serve() raised {stop['error']}: it must return normally once stop is set.")
+            fail(_("serve() raised {error}: it must return normally once stop is set.").format(
+                error=stop["error"]))
     if r["refused"]:
-        fail(f"{r['refused']} of {CLIENTS} clients could not connect to serve()'s server.")
+        fail(_("{refused} of {clients} clients could not connect to serve()'s server.").format(
+            refused=r["refused"], clients=CLIENTS))
     if r["wrong"]:
         w = r["wrong"]
-        fail(f"client {w['client']} of {CLIENTS} sent {w['sent']!r} and got {w['got']!r}; "
-             f"expected {w['want']!r}: buffer what recv() returns and answer each complete "
-             f"line, in order.")
+        fail(_("client {client} of {clients} sent {sent!r} and got {got!r}; expected {want!r}: "
+               "buffer what recv() returns and answer each complete line, in order.").format(
+            client=w["client"], clients=CLIENTS, sent=w["sent"], got=w["got"],
+            want=w["want"]))
     done = r["statuses"].get("done", 0)
     if done < CLIENTS:
-        fail(f"only {done} of {CLIENTS} clients got all {LINES} replies ({r['replies']} "
-             f"replies in all) before nothing happened for {LIMIT:g} s, while another client "
-             f"stayed connected and silent: serve each client in its own thread.")
+        fail(_("only {done} of {clients} clients got all {lines} replies ({replies} replies in "
+               "all) before nothing happened for {seconds:g} s, while another client stayed "
+               "connected and silent: serve each client in its own thread.").format(
+            done=done, clients=CLIENTS, lines=LINES, replies=r["replies"], seconds=LIMIT))
     if not r["stop2"]["returned"]:
-        fail(f"with {CLIENTS + 1} clients connected, serve() had not returned {LIMIT:g} s "
-             f"after stop was set: check `stop` while accepting, and do not wait for talk().")
+        fail(_("with {clients} clients connected, serve() had not returned {seconds:g} s after "
+               "stop was set: check `stop` while accepting, and do not wait for talk().").format(
+            clients=CLIENTS + 1, seconds=LIMIT))
     if r["left_in_talk"] or r["left_threads"]:
-        fail(f"{r['left_threads']} thread(s) started by serve() were still running "
-             f"{LIMIT:g} s after every client had left: talk() must return when its client "
-             f"leaves.")
+        fail(_("{count} thread(s) started by serve() were still running {seconds:g} s after "
+               "every client had left: talk() must return when its client leaves.").format(
+            count=r["left_threads"], seconds=LIMIT))

@@ -22,6 +22,7 @@ import traceback
 
 import psutil
 
+from graders.i18n import N_
 from graders.scenarios.common import plain
 
 SUFFIX = b"jack, my_lover"  # the contract's SUFFIX: the grader does not trust the student's
@@ -33,17 +34,20 @@ LONG_LINE = 1_000_000  # bytes without a newline: far beyond the 64 KiB limit
 PIECES = [b"hello\n", b"spl", b"it li", b"ne\n", b"a\nb\nc\n", b"x\ny", b"z\n",
           b"L" * 5000 + b"\n", "你好, 世界\n".encode(), b"  spaced out \t\n"]
 LINES = [
-    (b"hello", "a whole line in one send"),
-    (b"split line", 'one line sent in three pieces "spl", "it li", "ne\\n"'),
-    (b"a", 'three lines "a\\nb\\nc\\n" in one send'),
-    (b"b", 'three lines "a\\nb\\nc\\n" in one send'),
-    (b"c", 'three lines "a\\nb\\nc\\n" in one send'),
-    (b"x", 'a send "x\\ny" (a line and the start of the next)'),
-    (b"yz", 'the line "yz" sent as "y" at the end of one send and "z\\n" in the next'),
-    (b"L" * 5000, "a 5000-byte line in one send"),
-    ("你好, 世界".encode(), "a UTF-8 line"),
-    (b"  spaced out \t", "a line with spaces and a tab at its ends"),
+    (b"hello", N_("a whole line in one send")),
+    (b"split line", N_('one line sent in three pieces "spl", "it li", "ne\\n"')),
+    (b"a", N_('three lines "a\\nb\\nc\\n" in one send')),
+    (b"b", N_('three lines "a\\nb\\nc\\n" in one send')),
+    (b"c", N_('three lines "a\\nb\\nc\\n" in one send')),
+    (b"x", N_('a send "x\\ny" (a line and the start of the next)')),
+    (b"yz", N_('the line "yz" sent as "y" at the end of one send and "z\\n" in the next')),
+    (b"L" * 5000, N_("a 5000-byte line in one send")),
+    ("你好, 世界".encode(), N_("a UTF-8 line")),
+    (b"  spaced out \t", N_("a line with spaces and a tab at its ends")),
 ]
+# What a client of serve_checks() ends as (besides "error: <exception type>"); the grader
+# shows them translated.
+STATUSES = (N_("waiting"), N_("done"), N_("wrong"), N_("closed"))
 TAIL = b"tail without newline"
 # A line whose reply cannot fit in the small socket buffers of _pair(small=True) (they hold
 # about 12 KB together on Linux), well under the 64 KiB limit.
@@ -651,7 +655,7 @@ class _Client:
         self.lines_sent = 0
         self.replies = 0
         self.buf = b""
-        self.status = "waiting"  # waiting, done, wrong, closed, error
+        self.status = "waiting"  # one of STATUSES, or "error: <exception type>"
         self.wrong = None
 
     def advance(self) -> None:
