@@ -51,6 +51,9 @@ def pytest_addoption(parser):
                     help="do not pause student code between bytecodes")
     group.addoption("--results", default="reports/results.json",
                     help="where to write the Gradescope results.json")
+    group.addoption("--replay", default=None, metavar="FILE",
+                    help="rerun the test a saved schedule (reports/schedules/*.json) belongs "
+                         "to, on exactly that schedule")
     group.addoption("--no-contain", action="store_true",
                     help="no PID namespace, throwaway uid or cgroup (only the weakest rung)")
     group.addoption("--classroom", default=None, metavar="PATH",
@@ -188,7 +191,28 @@ def points_of(item) -> float:
     return float(marker.args[0]) if marker else 1.0
 
 
+def saved_schedule(config) -> dict | None:
+    """The schedule of --replay FILE, read once."""
+    path = config.getoption("replay")
+    if not path:
+        return None
+    if not hasattr(config, "_kit_replay"):
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+            assert isinstance(data.get("choices"), list) and data.get("nodeid")
+        except (OSError, ValueError, AssertionError) as e:
+            raise pytest.UsageError(f"--replay {path}: not a saved schedule ({e})") from None
+        data["path"] = path
+        config._kit_replay = data
+    return config._kit_replay
+
+
 def pytest_collection_modifyitems(config, items):
+    replay = saved_schedule(config)
+    if replay is not None:  # only the test the schedule belongs to
+        keep = [i for i in items if i.nodeid == replay["nodeid"]]
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
     for item in items:
         about = {
             "name": display_name(item), "id": display_name(item, translate=False),
@@ -279,7 +303,15 @@ def student(request) -> harness.Student:
     perturb = not (request.config.getoption("no_perturb") or request.node.get_closest_marker(
         "no_perturb"))
     s = harness.Student(exercise, g.impl, seed, g.probe(exercise), perturb=perturb)
-    return s
+    s.test_id = f"{exercise}-{request.node.name}"
+    s.nodeid = request.node.nodeid
+    s.reports = g.results_path.parent
+    replay = saved_schedule(request.config)
+    if replay is not None and replay["nodeid"] == request.node.nodeid:
+        s.replay = replay
+    yield s
+    for name, value in s.notes:  # e.g. how many schedules were searched: in results.json
+        request.node.user_properties.append((name, value))
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -308,6 +340,9 @@ def pytest_runtest_logreport(report):
     entry = g.tests.setdefault(report.nodeid, {**about, "status": "not run", "output": "",
                                                "seconds": 0.0})
     entry["seconds"] += report.duration
+    schedules = dict(report.user_properties).get("schedules")
+    if schedules:
+        entry["schedules"] = schedules
     if report.failed:
         entry["status"] = "failed"
         text = report.longreprtext
@@ -361,7 +396,8 @@ def results_json(g: Grading) -> dict:
             {"name": t["name"], "score": t["points"] if t["status"] == "passed" else 0.0,
              "max_score": t["points"], "status": t["status"], "output": t["output"],
              "tags": [t["exercise"]],
-             "extra_data": {"id": t["id"], "test": t["test"], "nodeid": t["nodeid"]},
+             "extra_data": {"id": t["id"], "test": t["test"], "nodeid": t["nodeid"],
+                            **({"schedules": t["schedules"]} if t.get("schedules") else {})},
              "visibility": "after_published" if t["hidden"] else "visible"}
             for t in tests
         ],

@@ -463,6 +463,29 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
 # --------------------------------------------------------------------------- for graders
 
 
+def _lines_of(path: Path, wheres: set) -> dict[str, str]:
+    """The source of the lines the events name ("line 12" -> its code)."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return {}
+    found = {}
+    for where in wheres:
+        number = where.removeprefix("line ")
+        if number.isdigit() and 0 < int(number) <= len(lines):
+            found[where] = lines[int(number) - 1].strip()[:80]
+    return found
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return ""
+
+
 def fail(message: str):
     """Fail the current test with feedback meant for a student (no grader traceback)."""
     import pytest
@@ -484,6 +507,58 @@ class Student:
         self.impl = impl
         self.seed = seed
         self.probe = probe
+        self.test_id = exercise  # set by the plugin: <exercise>-<test function>[params]
+        self.nodeid = ""
+        self.reports = Path("reports")  # where schedules/ and timelines/ go
+        self.replay: dict | None = None  # the saved schedule of this test, with --replay
+        self.notes: list[tuple[str, object]] = []  # reach results.json's extra_data
+
+    def schedules(self, r: dict, what: str, rule: str) -> bool:
+        """Judge a controlled search (graders/schedule.explore, run in the grading child):
+        fail with the interleaving, drawn as per-thread lanes, when a schedule broke the
+        code; keep that schedule for --replay and as a timeline page. `rule` says what the
+        code must do instead. Returns False when the scheduler could not control the code
+        (a primitive it does not model): the test then judges by its stress run instead."""
+        from graders import schedule
+
+        self.notes.append(("schedules", {k: r.get(k) for k in
+                                         ("schedules", "k", "n", "bound", "pct_runs")}))
+        if self.replay is not None:
+            replayed = r.get("replayed") or {}
+            if replayed.get("diverged"):
+                fail(_("the replay of {file} diverged {where}: your code, or the Python "
+                       "running it, is not the one that failed (after a fix, grade without "
+                       "--replay).").format(
+                           file=self.replay["path"], where=replayed["diverged"]))
+            if not r.get("found"):
+                return True  # the saved schedule no longer breaks the code
+        found = r.get("found")
+        if r.get("uncontrolled") and not found:
+            # Not the student's fault: the test falls back to its stress run (returns False).
+            self.notes.append(("uncontrolled", r["uncontrolled"][:500]))
+            return False
+        if not found:
+            return True
+        module = self.impl / f"{self.exercise}.py"
+        record = {
+            "test": self.test_id, "nodeid": self.nodeid, "python": sys.version.split()[0],
+            "module_sha256": _sha256(module), "strategy": found.get("strategy"),
+            "found_by": found.get("found_by"), "seed": self.seed,
+            "choices": found["choices"], "digest": found["digest"], "events": found["events"],
+            "complaint": found["complaint"], "preemptions": found["preemptions"],
+            "schedules": r.get("schedules"), "k": r.get("k"), "n": r.get("n"),
+            "source": _lines_of(module, {e[3] for e in found["events"]}),
+        }
+        json_path, page = schedule.save(self.reports, self.test_id, record)
+        _marked, diagnosis = schedule.conflict(found["events"])
+        fail(_("{what} {complaint} when its threads ran in this order (found among {n} "
+               "schedules the graders tried, shrunk to {p} preemption(s)): {diagnosis}.\n"
+               "{rule}\n\n{lanes}\n\n(<< marks the steps that conflict.) Replay exactly this "
+               "schedule: nox -s grade -- --replay {json}{page}").format(
+                   what=what, complaint=found["complaint"], n=r.get("schedules"),
+                   p=found["preemptions"], diagnosis=diagnosis, rule=rule,
+                   lanes=schedule.lanes(found), json=json_path,
+                   page=_("; see it drawn in {page}").format(page=page) if page else ""))
 
     def require(self) -> None:
         """Fail at once when the module is missing, does not import, or is still the stub."""

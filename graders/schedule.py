@@ -42,6 +42,7 @@ STALL = 2.0  # real seconds without a scheduling step before the watchdog takes 
 MAX_STEPS = 20_000  # scheduling points in one schedule before it counts as a spin loop
 
 _real_sleep = _time.sleep
+_NOTHING = object()  # no value to show
 _active: Scheduler | None = None  # the scheduler of the schedule that runs now
 
 
@@ -75,7 +76,7 @@ class Sticky:
         pass
 
     def choose(self, runnable: list[Task], me: Task | None, step: int, decision: int) -> Task:
-        return me if me in runnable else min(runnable, key=lambda t: t.id)
+        return me if me in runnable and me.state == RUNNABLE else runnable[0]
 
 
 class PreemptOnce(Sticky):
@@ -87,7 +88,7 @@ class PreemptOnce(Sticky):
 
     def choose(self, runnable, me, step, decision):
         if step == self.at and me in runnable:
-            others = sorted((t for t in runnable if t is not me), key=lambda t: t.id)
+            others = [t for t in runnable if t is not me]
             if others:
                 return others[self.which % len(others)]
         return super().choose(runnable, me, step, decision)
@@ -126,7 +127,7 @@ class RandomWalk:
         pass
 
     def choose(self, runnable, me, step, decision):
-        return self.rng.choice(sorted(runnable, key=lambda t: t.id))
+        return self.rng.choice(runnable)
 
 
 class Replay:
@@ -203,11 +204,22 @@ class Scheduler:
 
     # ------------------------------------------------------------------ steps
 
+    def note(self, me: Task, kind: str, where: str = "", label: str = "",
+             value=_NOTHING) -> None:
+        """Record a step that has just happened in task `me`."""
+        if not self.free:
+            self.events.append([len(self.events) + 1, me.id, kind, where, label, _show(value)])
+
+    def alone(self) -> Task | None:
+        """The only task not done, if there is just one: then there is nothing to choose."""
+        live = [t for t in self.tasks.values() if t.state != DONE]
+        return live[0] if len(live) == 1 else None
+
     def point(self, me: Task, kind: str, where: str = "", label: str = "",
-              value=None) -> None:
+              value=None, record: bool = True) -> None:
         """A scheduling point in task `me`: the strategy chooses who runs; when `me` runs
         again, the step it is about to take is recorded (`value()` is what it sees then)."""
-        if self.free:
+        if self.free or self.alone() is me:
             return
         self.steps += 1
         if self.steps > MAX_STEPS:
@@ -215,7 +227,7 @@ class Scheduler:
                          f"for another thread without blocking (a spin loop)?")
             return
         self._next(me)
-        if not self.free:
+        if record and not self.free:
             seen = value() if callable(value) else _NOTHING
             self.events.append([len(self.events) + 1, me.id, kind, where, label, _show(seen)])
 
@@ -228,10 +240,14 @@ class Scheduler:
             error, me.error = me.error, None
             raise error
 
-    def wake(self, on: object) -> None:
-        for t in self.tasks.values():
+    def wake(self, on: object, first_only: bool = False) -> None:
+        """Make the tasks that wait for `on` runnable (only the one waiting longest, for a
+        released lock: the others stay blocked until the next release)."""
+        for t in self.tasks.values():  # in the order they were created
             if t.state == BLOCKED and t.waiting_on is on:
                 t.state, t.waiting_on = RUNNABLE, None
+                if first_only:
+                    return
 
     def finish(self, me: Task) -> None:
         """`me` has ended: wake its joiners and hand the baton on, for good."""
@@ -241,24 +257,31 @@ class Scheduler:
         if not self.free:
             self._next(me, done=True)
 
-    def _runnable(self) -> list[Task]:
-        ready = [t for t in self.tasks.values() if t.state == RUNNABLE]
-        if ready:
-            return ready
+    def _candidates(self) -> list[Task]:
+        """Who may run next: the runnable tasks (oldest first), then the ones whose sleep or
+        timeout ends first. Choosing one of those moves the virtual clock to its wake-up: a
+        runnable thread can always be slower than another one's sleep."""
+        ready = sorted((t for t in self.tasks.values() if t.state == RUNNABLE),
+                       key=lambda t: t.id)
         waiting = [t for t in self.tasks.values() if t.state in (SLEEPING, BLOCKED)
                    and t.wake_at < math.inf]
-        if waiting:  # everyone waits: the virtual clock jumps to the first wake-up
-            self.clock = max(self.clock, min(t.wake_at for t in waiting))
-            for t in waiting:
-                if t.wake_at <= self.clock:
-                    t.state, t.waiting_on, t.wake_at = RUNNABLE, None, 0.0
-        return [t for t in self.tasks.values() if t.state == RUNNABLE]
+        if waiting:
+            first = min(t.wake_at for t in waiting)
+            ready += sorted((t for t in waiting if t.wake_at == first), key=lambda t: t.id)
+        return ready
+
+    def _wake_up(self, t: Task) -> None:
+        if t.state != RUNNABLE:  # a sleeper chosen: the clock moves to its wake-up
+            self.clock = max(self.clock, t.wake_at)
+            for other in self.tasks.values():
+                if other.state in (SLEEPING, BLOCKED) and other.wake_at <= self.clock:
+                    other.state, other.waiting_on, other.wake_at = RUNNABLE, None, 0.0
 
     def _next(self, me: Task, done: bool = False) -> None:
         with self.guard:
             if self.free:
                 return
-            ready = self._runnable()
+            ready = self._candidates()
             if not ready:
                 stuck = [t for t in self.tasks.values() if t.state == BLOCKED]
                 if not stuck:
@@ -272,6 +295,7 @@ class Scheduler:
                     t.state = RUNNABLE
                 ready = stuck
             nxt = self.strategy.choose(ready, None if done else me, self.steps, len(self.choices))
+            self._wake_up(nxt)
             if nxt is not me and not done and me.state == RUNNABLE:
                 self.preempts.append(len(self.choices))
             self.choices.append(nxt.id)
@@ -295,19 +319,6 @@ class Scheduler:
                     t.baton.release()
                 except RuntimeError:
                     pass
-
-    def watch(self, body_done: threading.Event) -> None:
-        """A real thread: give up control when no step happens for STALL seconds."""
-        last, since = -1, _time.monotonic()
-        while not body_done.wait(0.05):
-            if self.steps != last:
-                last, since = self.steps, _time.monotonic()
-            elif _time.monotonic() - since > STALL:
-                where = _stack_of(self.running)
-                self.give_up(f"a thread blocked where the scheduler cannot see for {STALL:g} "
-                             f"s (not a threading primitive of your module, or C code):\n"
-                             f"{where}")
-                return
 
     def digest(self) -> list[str]:
         """One short hash per step: who ran and what it did there (for replay checks)."""
@@ -345,9 +356,6 @@ def _show(value: object) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-_NOTHING = object()
-
-
 # ---------------------------------------------------------------- primitives for student code
 
 
@@ -368,7 +376,8 @@ class Lock:
         me = s.task() if s else None
         if me is None:
             return self._real.acquire(blocking, timeout)
-        s.point(me, "acquire", _caller(), self.label)
+        where = _caller()
+        s.point(me, "acquire", where, self.label, record=False)
         until = s.clock + timeout if blocking and timeout is not None and timeout >= 0 else None
         while not self._real.acquire(False):
             if not blocking or (until is not None and s.clock >= until):
@@ -376,6 +385,7 @@ class Lock:
             s.block(me, self, until)
             if s.task() is None:  # control was given up while it waited
                 return self._real.acquire(blocking, timeout)
+        s.note(me, "acquire", where, self.label)
         return True
 
     def release(self) -> None:
@@ -384,8 +394,10 @@ class Lock:
         me = s.task() if s else None
         if me is not None:
             with s.guard:
-                s.wake(self)
-            s.point(me, "release", _caller(), self.label)
+                s.wake(self, first_only=True)
+            where = _caller()
+            s.note(me, "release", where, self.label)
+            s.point(me, "release", where, self.label, record=False)
 
     def locked(self) -> bool:
         return self._real.locked()
@@ -402,8 +414,8 @@ class Lock:
 class RLock(Lock):
     """threading.RLock under the scheduler."""
 
-    def __init__(self):
-        super().__init__(_thread.RLock())
+    def __init__(self, _real=None):
+        super().__init__(_real or _thread.RLock())
 
     def _is_owned(self) -> bool:
         return self._real._is_owned()
@@ -435,7 +447,9 @@ class Thread(threading.Thread):
 
         self.run = controlled_run
         super().start()
-        s.point(me, "start", _caller(), s.label_of(task))
+        where = _caller()
+        s.note(me, "start", where, s.label_of(task))
+        s.point(me, "start", where, s.label_of(task), record=False)
 
     def join(self, timeout: float | None = None) -> None:
         s = _active
@@ -443,13 +457,116 @@ class Thread(threading.Thread):
         task = self._task
         if me is None or task is None or task not in s.tasks.values():
             return super().join(timeout)
-        s.point(me, "join", _caller(), s.label_of(task))
+        where = _caller()
+        s.point(me, "join", where, s.label_of(task), record=False)
         until = s.clock + timeout if timeout is not None else None
         while task.state != DONE and s.task() is not None:
             if until is not None and s.clock >= until:
                 return
             s.block(me, task, until)
+        s.note(me, "join", where, s.label_of(task))
         super().join(None if s.task() is not None else timeout)
+
+
+class Condition(threading.Condition):
+    """threading.Condition under the scheduler: wait() blocks on the scheduler, notify()
+    wakes the waiters in order; its lock is a controlled RLock unless one is given."""
+
+    def __init__(self, lock=None):
+        super().__init__(lock if lock is not None else RLock())
+        self._kit_waiters: list[Task] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        s = _active
+        me = s.task() if s else None
+        if me is None:
+            return super().wait(timeout)
+        if not self._is_owned():
+            raise RuntimeError("cannot wait on un-acquired lock")
+        where = _caller()
+        s.note(me, "wait", where, self.label)
+        saved = self._release_save()
+        with s.guard:
+            s.wake(self._lock, first_only=True)
+        self._kit_waiters.append(me)
+        until = s.clock + timeout if timeout is not None else None
+        try:
+            s.block(me, self, until)
+        finally:
+            notified = me not in self._kit_waiters
+            if not notified:
+                self._kit_waiters.remove(me)
+            self._acquire_restore(saved)
+        return notified
+
+    def notify(self, n: int = 1) -> None:
+        s = _active
+        me = s.task() if s else None
+        if me is None:
+            return super().notify(n)
+        if not self._is_owned():
+            raise RuntimeError("cannot notify on un-acquired lock")
+        s.note(me, "notify", _caller(), self.label)
+        for t in self._kit_waiters[:n]:
+            self._kit_waiters.remove(t)
+            if t.state == BLOCKED and t.waiting_on is self:
+                t.state, t.waiting_on, t.wake_at = RUNNABLE, None, 0.0
+
+    def notify_all(self) -> None:
+        self.notify(len(self._kit_waiters) or 1)
+
+    def _acquire_restore(self, saved) -> None:
+        if isinstance(self._lock, Lock):
+            self._lock.acquire()
+        else:
+            super()._acquire_restore(saved)
+
+    def _release_save(self):
+        if isinstance(self._lock, RLock):
+            owned = 0
+            while self._lock._is_owned():
+                self._lock._real.release()
+                owned += 1
+            return owned
+        if isinstance(self._lock, Lock):
+            self._lock._real.release()
+            return None
+        return super()._release_save()
+
+    def _is_owned(self) -> bool:
+        if isinstance(self._lock, RLock):
+            return self._lock._is_owned()
+        if isinstance(self._lock, Lock):
+            return self._lock.locked()
+        return super()._is_owned()
+
+    @property
+    def label(self) -> str:
+        return getattr(self._lock, "label", "a condition")
+
+
+class Semaphore(threading.Semaphore):
+    def __init__(self, value: int = 1):
+        super().__init__(value)
+        self._cond = Condition(Lock())
+
+
+class BoundedSemaphore(threading.BoundedSemaphore):
+    def __init__(self, value: int = 1):
+        super().__init__(value)
+        self._cond = Condition(Lock())
+
+
+class Event(threading.Event):
+    def __init__(self):
+        super().__init__()
+        self._cond = Condition(Lock())
+
+
+class Barrier(threading.Barrier):
+    def __init__(self, parties: int, action=None, timeout=None):
+        super().__init__(parties, action, timeout)
+        self._cond = Condition(Lock())
 
 
 def sleep(seconds: float) -> None:
@@ -487,12 +604,20 @@ class _Facade(types.ModuleType):
 
 def control_module(module: types.ModuleType) -> callable:
     """Make `module` use the controlled primitives; return the function that undoes it."""
-    swaps = {threading: _Facade(threading, Lock=Lock, RLock=RLock, Thread=Thread),
-             _time: _Facade(_time, sleep=sleep),
-             threading.Lock: Lock, threading.RLock: RLock, threading.Thread: Thread,
-             _thread.allocate_lock: Lock, _time.sleep: sleep}
+    ours = dict(Lock=Lock, RLock=RLock, Thread=Thread, Condition=Condition,
+                Semaphore=Semaphore, BoundedSemaphore=BoundedSemaphore, Event=Event,
+                Barrier=Barrier)
+    swaps = {threading: _Facade(threading, **ours), _time: _Facade(_time, sleep=sleep),
+             _thread.allocate_lock: Lock, _time.sleep: sleep,
+             **{getattr(threading, name): value for name, value in ours.items()}}
     saved = {}
+    real_lock, real_rlock = type(_thread.allocate_lock()), type(_thread.RLock())
     for name, value in list(vars(module).items()):
+        if type(value) in (real_lock, real_rlock):  # a lock made at import: same lock, watched
+            saved[name] = value
+            wrapper = Lock(value) if type(value) is real_lock else RLock(value)
+            setattr(module, name, wrapper)
+            continue
         try:
             new = swaps.get(value)
         except TypeError:  # unhashable
@@ -682,17 +807,43 @@ def instrument_thread(s: Scheduler) -> None:
 # ---------------------------------------------------------------------------------- search
 
 
-def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = None) -> dict:
+class Watchdog:
+    """One real thread for a whole search: gives up control of the schedule that runs now
+    when no step happens for STALL seconds."""
+
+    def __init__(self):
+        self.current: Scheduler | None = None
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self) -> None:
+        last, since, watched = -1, _time.monotonic(), None
+        while not self.done.wait(0.05):
+            s = self.current
+            if s is not watched or s is None or s.steps != last:
+                watched, last, since = s, (s.steps if s else -1), _time.monotonic()
+            elif _time.monotonic() - since > STALL:
+                s.give_up(f"a thread blocked where the scheduler cannot see for {STALL:g} s "
+                          f"(not a threading primitive of your module, or C code):\n"
+                          f"{_stack_of(s.running)}")
+
+    def stop(self) -> None:
+        self.done.set()
+
+
+def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = None,
+                 watchdog: Watchdog | None = None) -> dict:
     """Run body() once under `strategy`; return what it returned or raised, and the schedule."""
     global _active
     s = Scheduler(strategy, prefix)
     undo_module = control_module(module) if module is not None else (lambda: None)
     _active = s
-    done = threading.Event()
-    watchdog = threading.Thread(target=s.watch, args=(done,), daemon=True)
+    own = watchdog is None
+    watchdog = watchdog or Watchdog()
+    watchdog.current = s
     me = s.adopt("main")
     undo_trace = instrument(prefix)
-    watchdog.start()
     outcome: dict = {}
     try:
         outcome["value"] = body()
@@ -703,7 +854,9 @@ def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = 
         left = [t.name for t in s.tasks.values() if t.state != DONE and t is not me]
         s.give_up(s.problem or (f"threads still running when the call returned: {left}"
                                 if left else "finished"))
-        done.set()
+        watchdog.current = None
+        if own:
+            watchdog.stop()
         _active = None
         undo_module()
     if left:
@@ -730,15 +883,22 @@ def explore(body, check, prefix: str, module=None, seed: int = 0, budget: float 
     "n", "bound" (the PCT guarantee reached for depth-2 bugs), "uncontrolled": why control
     was given up, if it was}."""
     started = _time.monotonic()
-    runs = 0
+    watchdog = Watchdog()
 
     def attempt(strategy):
-        nonlocal runs
-        runs += 1
-        r = run_schedule(body, strategy, prefix, module)
+        attempt.runs += 1
+        r = run_schedule(body, strategy, prefix, module, watchdog)
         r["complaint"] = check(r)
         return r
 
+    attempt.runs = 0
+    try:
+        return _explore(attempt, seed, budget, replay, started)
+    finally:
+        watchdog.stop()
+
+
+def _explore(attempt, seed, budget, replay, started) -> dict:
     if replay is not None:
         r = attempt(Replay(replay))
         return {"found": r if r["complaint"] else None, "schedules": 1, "replayed": r,
@@ -768,11 +928,11 @@ def explore(body, check, prefix: str, module=None, seed: int = 0, budget: float 
             break
         if r["complaint"]:
             failing = r
-        if not plans and pct_runs >= summary["pct_needed"] * 1.1:
+        if not plans and pct_runs >= summary["pct_needed"]:
             break
     p = 1.0 / (n * k)
     summary["bound"] = 1 - (1 - p) ** pct_runs
-    summary["schedules"] = runs
+    summary["schedules"] = attempt.runs
     summary["pct_runs"] = pct_runs
     summary["seconds"] = round(_time.monotonic() - started, 3)
     if failing is not None:
@@ -883,6 +1043,19 @@ def conflict(events: list) -> tuple[list[int], str]:
                 return [r, other, n], (
                     f"lost update: thread {tid} read {label}, thread {events[other][1]} wrote "
                     f"it, then thread {tid} wrote back a value based on its stale read")
+    for n, e in enumerate(events):  # a read after the reader released its lock
+        if e[2] != "read" or not e[4]:
+            continue
+        mine = [m for m in range(n) if events[m][1] == e[1]]
+        if mine and events[mine[-1]][2] == "release":
+            rel = mine[-1]
+            other = next((m for m in range(rel + 1, n) if events[m][2] == "write"
+                          and events[m][4] == e[4] and events[m][1] != e[1]), None)
+            if other is not None:
+                return [rel, other, n], (
+                    f"read after the lock was released: thread {e[1]} released "
+                    f"{events[rel][4]}, thread {events[other][1]} wrote {e[4]}, then thread "
+                    f"{e[1]} read {e[4]}, no longer the value it wrote")
     if not found_preempted(events):
         return [], "wrong in every schedule: no other thread had to run at a bad moment"
     return [], "atomicity violation: another thread ran between steps that must be one"

@@ -273,3 +273,120 @@ def drain(start: int, n_threads: int, stall: float, seed: int) -> dict:
         "seconds": round(seconds, 3),
         **probe.observed(),
     }
+
+
+# ------------------------------------------------------------- under controlled schedules
+
+_inside = {"now": 0, "max": 0, "calls": 0}
+
+
+def controlled_latency() -> None:
+    """The network round trip on the scheduler's virtual clock: 1 ms, during which the
+    scheduler lets other threads run; counts calls and callers inside at once."""
+    from graders import schedule
+
+    _inside["calls"] += 1
+    _inside["now"] += 1
+    _inside["max"] = max(_inside["max"], _inside["now"])
+    try:
+        schedule.sleep(0.001)
+    finally:
+        _inside["now"] -= 1
+
+
+def race_controlled(n_threads: int, per_thread: int, start: int, seed: int, budget: float,
+                    replay: list | None = None) -> dict:
+    """n_threads grader threads call one SafeCounter's decrement() per_thread times each,
+    under controlled schedules (graders/schedule.py)."""
+    import os
+
+    import counter
+
+    from graders import schedule
+
+    total = n_threads * per_thread
+    wanted = list(range(start - 1, start - total - 1, -1))
+
+    def body() -> dict:
+        _inside.update(now=0, max=0, calls=0)
+        c = counter.SafeCounter(start, controlled_latency)
+        returned: list = []
+
+        def worker():
+            for _ in range(per_thread):
+                returned.append(c.decrement())
+
+        threads = [schedule.Thread(target=worker) for _ in range(n_threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return {"final": c.value, "returned": returned, **_inside}
+
+    def check(r: dict) -> str:
+        if "raised" in r:
+            return f"raised {r['raised']}"
+        v = r["value"]
+        if v["max"] > 1:
+            return f"let {v['max']} decrement() calls be inside latency() at the same time"
+        if v["final"] != start - total:
+            return (f"left value {v['final']!r} after {total} decrements from {start} "
+                    f"(expected {start - total})")
+        if sorted((x for x in v["returned"] if type(x) is int), reverse=True) != wanted:
+            return (f"returned {v['returned']} from the {total} decrements (expected each of "
+                    f"{wanted} once)")
+        if v["calls"] != total:
+            return f"called latency() {v['calls']} times for {total} decrements"
+        return ""
+
+    prefix = os.path.dirname(os.path.abspath(counter.__file__)) + os.sep
+    found = schedule.explore(body, check, prefix, module=counter, seed=seed, budget=budget,
+                             replay=replay)
+    return schedule.plain(found)
+
+
+def census_controlled_latency() -> None:
+    """controlled_latency, and at the first call: how many decrement threads exist; which
+    threads call it."""
+    from graders import schedule
+
+    s = schedule._active
+    if s is not None and not s.free:
+        me = s.task()
+        if me is not None:
+            _census["callers"].add(me.id)
+        if _inside["calls"] == 0:
+            _census["seen"] = len(s.tasks) - 1  # all but the caller of drain_with_threads
+    controlled_latency()
+
+
+_census: dict = {"seen": 0, "callers": set()}
+
+
+def drain_controlled(start: int, n_threads: int) -> dict:
+    """The course's program, drain_with_threads(start, n_threads, latency), on one controlled
+    schedule without preemption: the virtual clock makes its 100 latencies free, and the
+    scheduler sees every thread start, call latency() and get joined."""
+    import os
+
+    import counter
+
+    from graders import schedule
+
+    _inside.update(now=0, max=0, calls=0)
+    _census.update(seen=0, callers=set())
+    prefix = os.path.dirname(os.path.abspath(counter.__file__)) + os.sep
+    r = schedule.run_schedule(
+        lambda: counter.drain_with_threads(start, n_threads, census_controlled_latency),
+        schedule.Sticky(), prefix, module=counter)
+    joined = {int(e[4].split()[-1]) for e in r["events"] if e[2] == "join"}
+    unjoined = sorted(_census["callers"] - joined - {0})
+    result = r.get("value")
+    return {
+        "uncontrolled": r["problem"], "raised": r.get("raised"),
+        "result": _describe(result),
+        "left": [f"thread {t}" for t in r.get("left", [])][:5], "n_left": len(r.get("left", [])),
+        "unjoined": [f"thread {t}" for t in unjoined][:5], "n_unjoined": len(unjoined),
+        "threads_seen": _census["seen"], "waited": 0.0, "virtual_s": r["virtual_s"],
+        "calls": _inside["calls"], "max_inside": _inside["max"],
+    }

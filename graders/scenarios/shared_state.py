@@ -43,10 +43,11 @@ def processes_count(n_procs: int, per_proc: int) -> dict:
 
 
 def threads_controlled(n_threads: int, per_thread: int, seed: int, budget: float,
-                       replay: list | None = None) -> dict:
+                       replay: list | None = None, sizes: list | None = None) -> dict:
     """count_with_threads(n_threads, per_thread) under controlled schedules (graders/schedule):
     every schedule with one preemption, then PCT, until a schedule gives a wrong total or the
-    PCT bound for depth-2 bugs reaches 0.99; with `replay`, that one saved schedule."""
+    PCT bound for depth-2 bugs reaches 0.99; with `replay`, that one saved schedule. Then,
+    unless a schedule failed, count_with_threads at each of `sizes` as it is (in "plain")."""
     import os
 
     import shared_state
@@ -67,4 +68,7 @@ def threads_controlled(n_threads: int, per_thread: int, seed: int, budget: float
     found = schedule.explore(lambda: shared_state.count_with_threads(n_threads, per_thread),
                              check, prefix, module=shared_state, seed=seed, budget=budget,
                              replay=replay)
-    return schedule.plain(found)
+    out = schedule.plain(found)
+    if sizes and not found.get("found") and not found.get("uncontrolled"):
+        out["plain"] = threads_count(sizes)["runs"]
+    return out
