@@ -205,7 +205,7 @@ def judge(python: Path, kind: str, name: str, tmp: Path,
         score = f"{g.results.get('score', 0):g}/{g.results.get('max_score', 0):g}"
         ok = g.full_marks and g.exit_code == 0
         got = "full marks" if g.full_marks else score
-        why = f"exit {g.exit_code}; failed: {'; '.join(g.failed()) or '-'}"
+        why = f"exit {g.exit_code}; failed:{feedback(g) or ' nothing'}"
         return "full marks", f"{got}, exit {g.exit_code}", g.seconds, ok, why + tail(g)
     if kind == "stubs":
         g = kit.grade(kit.EXERCISES, "-n", "0", python=python)
@@ -218,11 +218,16 @@ def judge(python: Path, kind: str, name: str, tmp: Path,
     with tempfile.TemporaryDirectory(dir=tmp) as here:
         g = kit.grade(kit.mutant_folder(path, Path(here)), modules=[module], python=python)
     ok = kit.caught(g, module, caught_by) and g.exit_code == 1
-    failed = [t.split(": ", 1)[-1] for t in g.failed()]
     got = f"caught, exit {g.exit_code}" if ok else (
-        f"not by it, exit {g.exit_code}" if failed else f"escaped, exit {g.exit_code}")
-    why = f"failed: {'; '.join(failed) or 'nothing'}"
+        f"not by it, exit {g.exit_code}" if g.failed() else f"escaped, exit {g.exit_code}")
+    why = f"failed:{feedback(g) or ' nothing'}"
     return f"caught by {caught_by}", got, g.seconds, ok, why + tail(g)
+
+
+def feedback(g: kit.Grade) -> str:
+    """Each failed test with the first line of its feedback, one per line."""
+    return "".join(f"\n  {t['name']}: {(t['output'].strip().splitlines() or [''])[0][:300]}"
+                   for t in g.results.get("tests", []) if t["status"] == "failed")
 
 
 def tail(g: kit.Grade) -> str:
