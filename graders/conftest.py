@@ -340,9 +340,9 @@ def pytest_runtest_logreport(report):
     entry = g.tests.setdefault(report.nodeid, {**about, "status": "not run", "output": "",
                                                "seconds": 0.0})
     entry["seconds"] += report.duration
-    schedules = dict(report.user_properties).get("schedules")
-    if schedules:
-        entry["schedules"] = schedules
+    for key in ("schedules", "uncontrolled"):  # what the controlled scheduler did
+        if dict(report.user_properties).get(key):
+            entry[key] = dict(report.user_properties)[key]
     if report.failed:
         entry["status"] = "failed"
         text = report.longreprtext
@@ -397,7 +397,7 @@ def results_json(g: Grading) -> dict:
              "max_score": t["points"], "status": t["status"], "output": t["output"],
              "tags": [t["exercise"]],
              "extra_data": {"id": t["id"], "test": t["test"], "nodeid": t["nodeid"],
-                            **({"schedules": t["schedules"]} if t.get("schedules") else {})},
+                            **{k: t[k] for k in ("schedules", "uncontrolled") if t.get(k)}},
              "visibility": "after_published" if t["hidden"] else "visible"}
             for t in tests
         ],

@@ -844,12 +844,23 @@ def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = 
     watchdog.current = s
     me = s.adopt("main")
     undo_trace = instrument(prefix)
+    real_start = threading.Thread.start
+
+    def start(thread):  # a thread of a library (a ThreadPoolExecutor's): not controlled
+        if s.task() is not None and not isinstance(thread, Thread):
+            s.give_up(f"a thread the scheduler does not control was started "
+                      f"({type(thread).__module__}.{type(thread).__name__} {thread.name}): "
+                      f"threads must be threading.Thread objects of your module")
+        return real_start(thread)
+
+    threading.Thread.start = start
     outcome: dict = {}
     try:
         outcome["value"] = body()
     except BaseException as e:  # noqa: BLE001 - a finding about the student's code
         outcome["raised"] = f"{type(e).__name__}: {e}"
     finally:
+        threading.Thread.start = real_start
         undo_trace()
         left = [t.name for t in s.tasks.values() if t.state != DONE and t is not me]
         s.give_up(s.problem or (f"threads still running when the call returned: {left}"

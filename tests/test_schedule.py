@@ -6,6 +6,7 @@ cannot control reported, never a hang."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import textwrap
 import time
@@ -178,3 +179,49 @@ def test_scheduler_leaves_no_tracer_or_monitor_behind(tmp_path):
     if hasattr(sys, "monitoring"):
         assert sys.monitoring.get_tool(schedule._MONITOR) is None
     assert mod.threading.Lock is not schedule.Lock  # the module's names are put back
+
+
+# ------------------------------------------------------- through the graders, as a student
+
+
+@pytest.mark.parametrize("variant", ["shared_state/threads_unlocked",
+                                     "counter/counter_write_outside_lock"])
+def test_race_variant_fails_with_lanes_a_replay_and_a_timeline(variant, tmp_path):
+    """Graded as a student would be: the failure shows the lanes, the schedule is saved
+    beside results.json, --replay fails the same way, and the timeline page renders in real
+    headless Chromium (a screenshot is kept under reports/screenshots/)."""
+    from tests import kit, test_pages
+
+    module = variant.split("/")[0]
+    folder = kit.mutant_folder(kit.MUTANTS / f"{variant}.py", tmp_path)
+    results = tmp_path / "out" / "results.json"
+    g = kit.grade(folder, modules=[module], results=results)
+    test = {"shared_state": "test_threads_count_exactly",
+            "counter": "test_no_lost_decrements"}[module]
+    failed = [t for t in g.results["tests"] if t["extra_data"]["test"] == test]
+    assert failed and failed[0]["status"] == "failed", g.output[-3000:]
+    text = failed[0]["output"]
+    assert "step  main (your function)" in text and "<< " in text, text
+    saved = tmp_path / "out" / "schedules" / f"{module}-{test}.json"
+    page = tmp_path / "out" / "timelines" / f"{module}-{test}.html"
+    assert saved.exists() and page.exists(), text
+    record = json.loads(saved.read_text())
+    assert record["preemptions"] >= 1 and record["choices"] and record["module_sha256"]
+
+    again = kit.grade(folder, "--replay", str(saved), modules=[module],
+                      results=tmp_path / "again" / "results.json")
+    replayed = [t for t in again.results["tests"] if t["status"] != "skipped"]
+    assert [t["extra_data"]["test"] for t in replayed] == [test], again.output[-2000:]
+    assert replayed[0]["status"] == "failed", again.output[-2000:]
+    first_line = replayed[0]["output"].splitlines()[0]
+    assert first_line == text.splitlines()[0].replace(
+        f"among {record['schedules']} schedules", "among 1 schedules"), first_line
+    after = json.loads((tmp_path / "again" / "schedules" / saved.name).read_text())
+    assert after["digest"] == record["digest"]  # the same interleaving, step by step
+
+    if test_pages.CHROMIUM is None:
+        pytest.skip("chromium is not installed: .ci/run installs it")
+    seen = test_pages.look(page)
+    test_pages.assert_renders_clean(seen)
+    assert len(seen.dom.all("rect")) >= len(record["events"])
+    test_pages.screenshot(page, f"timeline-{module}")
