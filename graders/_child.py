@@ -215,8 +215,11 @@ def set_limits(limits: dict) -> None:
     except ImportError:
         return
     memory = 4 * int(limits.get("memory_mb", 0)) * 1024 * 1024  # address space, not RSS:
-    if memory:  # threads reserve stacks and malloc arenas, so give it room
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    if memory and sys.platform != "darwin":  # threads reserve stacks and malloc arenas
+        try:  # (macOS refuses RLIMIT_AS; the harness's memory watchdog still applies)
+            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        except (ValueError, OSError):
+            pass
     if hasattr(resource, "RLIMIT_NPROC") and hasattr(os, "geteuid") and os.geteuid() != 0:
         # the count is per user, over all their processes: leave room for what already runs
         soft, hard = resource.getrlimit(resource.RLIMIT_NPROC)

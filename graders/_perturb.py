@@ -40,10 +40,14 @@ def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float =
 
     def call(frame, event, arg):
         if frame.f_code.co_filename.startswith(prefix):
+            frame.f_trace = opcode  # 3.13 honours f_trace_opcodes only with a local tracer
             frame.f_trace_opcodes = True
             return opcode
         return None
 
+    # 3.12 turns opcode events on only if some frame asked for them before settrace()
+    # (CPython issues 103615 and 114480): without this, the main thread is never paused.
+    sys._getframe().f_trace_opcodes = True
     threading.settrace(call)
     sys.settrace(call)
     os.environ["GRADER_PERTURB"] = f"{impl}{os.pathsep}{seed}"

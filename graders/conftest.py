@@ -369,6 +369,13 @@ def scored_tests(g: Grading) -> list[dict]:
     return [t for t in g.tests.values() if t["status"] in ("passed", "failed")]
 
 
+def skipped_tests(g: Grading) -> list[dict]:
+    """Tests this platform cannot run (no os.fork, no start method): no points either way,
+    but named with their reason in the table and in results.json."""
+    return [{"name": t["name"], "id": t["id"], "reason": t["output"]}
+            for t in g.tests.values() if t["status"] == "skipped"]
+
+
 def by_exercise(tests: list[dict]) -> dict[str, dict]:
     table: dict[str, dict] = {}
     for t in tests:
@@ -404,7 +411,8 @@ def results_json(g: Grading) -> dict:
         "extra_data": {"seed": g.seed, "impl": str(g.impl), "graders_sha256": g.fingerprint,
                        "lang": g.lang,
                        "python": sys.version.split()[0], "start_methods": START_METHODS,
-                       "limits": harness.LIMITS, "containment": g.containment.as_dict()},
+                       "limits": harness.LIMITS, "containment": g.containment.as_dict(),
+                       "skipped": skipped_tests(g)},
     }
 
 
@@ -552,6 +560,9 @@ def pytest_unconfigure(config):
                                        folder=g.results_path.parent))
     if g.page_note:
         tr.write_line(g.page_note)
+    for t in skipped_tests(g):
+        tr.write_line(_("skipped here, worth no points: {name}: {reason}").format(
+            name=t["name"], reason=t["reason"]))
     for line in next_steps(table):
         tr.write_line(line, bold=True)
 

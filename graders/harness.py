@@ -63,6 +63,9 @@ class Outcome:
     stderr: str = ""
     stacks: str = ""
     seconds: float = 0.0
+    # seen by the grader from the OS: processes and threads created in the child's PID
+    # namespace over its life (None without a namespace), the shim and the worker not counted
+    tasks_started: int | None = None
 
 
 def use_copy_of_graders(folder: Path) -> dict[Path, bytes]:
@@ -271,6 +274,24 @@ def _worker(proc: subprocess.Popen) -> psutil.Process | None:
         return None
 
 
+def tasks_started(proc: subprocess.Popen) -> int | None:
+    """How many processes and threads were created in the grading child's PID namespace so
+    far, the shim and the worker aside: the namespace hands out ids 1, 2, 3, ... in order,
+    to threads too, and its last one is read from inside it by a `cat` the grader starts
+    there (nsenter)."""
+    nsenter = shutil.which("nsenter")
+    if not CONTAINMENT.pid_namespace or not nsenter:
+        return None
+    try:
+        init = psutil.Process(proc.pid).children()[0].pid  # PID 1 of the namespace
+        out = subprocess.run([nsenter, "-t", str(init), "-p", "-m", "cat",
+                              "/proc/sys/kernel/ns_last_pid"], capture_output=True,
+                             text=True, timeout=5, stdin=subprocess.DEVNULL)
+        return int(out.stdout.strip()) - 3 if out.returncode == 0 else None  # shim, worker, cat
+    except (psutil.Error, IndexError, ValueError, OSError, subprocess.SubprocessError):
+        return None
+
+
 def processes_left(worker: psutil.Process | None, grace: float) -> list[str]:
     """Seen by the grader, from the OS's process table: the processes student code left
     below the worker (running or zombie), waiting up to `grace` s for them to end.
@@ -380,6 +401,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                 os.close(go_r)
             started = time.monotonic()
             timed_out, dumped, broke, left = False, "", "", None
+            started_so_far = None
             go_w = go_w if outside else -1
             try:
                 try:
@@ -397,6 +419,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                         ready = select.select([ready_r], [], [], WATCH_EVERY)[0]
                         if ready:  # "result written", or the worker's end closed unsaid
                             if os.read(ready_r, 1):
+                                started_so_far = tasks_started(proc)
                                 left = processes_left(_worker(proc), LIMITS["leak_grace"])
                                 deadline = min(deadline, time.monotonic() + 10 * SCALE)
                             os.close(go_w)
@@ -457,6 +480,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                                   "descriptors it did not open?)")
                 return outcome
             outcome.leaks += left
+            outcome.tasks_started = started_so_far
         return outcome
 
 
@@ -512,6 +536,7 @@ class Student:
         self.reports = Path("reports")  # where schedules/ and timelines/ go
         self.replay: dict | None = None  # the saved schedule of this test, with --replay
         self.notes: list[tuple[str, object]] = []  # reach results.json's extra_data
+        self.last: Outcome | None = None  # of the latest run()
 
     def schedules(self, r: dict, what: str, rule: str) -> bool:
         """Judge a controlled search (graders/schedule.explore, run in the grading child):
@@ -603,6 +628,7 @@ class Student:
         out = run(scenario, *args, impl=self.impl, start_method=start_method,
                   timeout=timeout and timeout * SCALE, checks=checks,
                   perturb=self.seed if perturb and self.perturb else None)
+        self.last = out
         output = (_section(_("your code printed"), out.stdout)
                   + _section(_("stderr"), out.stderr))
         if out.status == "todo":

@@ -64,6 +64,13 @@ def test_processes_count_exactly(student, start_method):
         procs=PROCS, per=PER_PROC, method=start_method)
     _not_an_int(call, r, expected)
     got = r["value"]
+    seen = student.last.tasks_started
+    if got == expected and seen is not None and seen < PROCS:
+        fail(_("{call} returned {expected}, but the operating system saw only {seen} "
+               "processes or threads started while it ran: the count must be made by "
+               "{procs} processes (multiprocessing.Process), each adding 1 {per} times to a "
+               "multiprocessing.Value.").format(call=call, expected=expected, seen=seen,
+                                                procs=PROCS, per=PER_PROC))
     if got == 0:
         fail(_("{call} returned 0, expected {expected}: the additions made in the child "
                "processes never reached the parent. Processes do not share memory: a global "

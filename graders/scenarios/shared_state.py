@@ -62,7 +62,12 @@ def threads_controlled(n_threads: int, per_thread: int, seed: int, budget: float
         value = r.get("value")
         if type(value) is not int:
             return f"returned {value!r}"
-        return "" if value == expected else f"returned {value}"
+        if value != expected:
+            return f"returned {value}"
+        if r["threads"] - 1 < n_threads:  # the scheduler saw every thread start
+            return (f"returned {value} but started {r['threads'] - 1} thread(s), not "
+                    f"{n_threads}: the count must be made by the threads")
+        return ""
 
     prefix = os.path.dirname(os.path.abspath(shared_state.__file__)) + os.sep
     found = schedule.explore(lambda: shared_state.count_with_threads(n_threads, per_thread),
