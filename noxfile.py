@@ -8,6 +8,7 @@
   nox -s verify                       every broken variant caught, solutions full marks, N times
   nox -s coverage                     which lines of solutions/ the graders reach (>= 95 %)
   nox -s release -- DEST              write the student repository (no solutions, no hidden)
+  nox -s catalogs                     extract, update and compile the feedback's translations
   nox -s gradescope                   build the Gradescope autograder: dist/autograder.zip
   nox -s grade-all -- SUBMISSIONS     grade a class into reports/class/ (gradebook.csv, index.html)
 
@@ -127,10 +128,28 @@ def coverage(session: nox.Session) -> None:
 
 
 @nox.session
+def catalogs(session: nox.Session) -> None:
+    """The feedback's translations (docs/TRANSLATING.md): extract every message of graders/ and
+    exercises/ into graders/locale/graders.pot, bring each graders.po up to date with it,
+    compile them, and list what is left to translate.
+
+    nox -s catalogs -- --check    (also fail while something is left)"""
+    install(session, GRADE_DEPS)  # Babel is a grading dependency: gradings compile the .po
+    babel = ["python", "-m", "babel.messages.frontend", "-q"]
+    session.run(*babel, "extract", "-F", "babel.cfg", "-c", "TRANSLATORS:", "--no-wrap",
+                "--sort-by-file", "--project", "concurrency-grading-kit",
+                "--copyright-holder", "the kit's authors", "-o", "graders/locale/graders.pot",
+                "graders", "exercises")
+    session.run(*babel, "update", "-i", "graders/locale/graders.pot", "-d", "graders/locale",
+                "-D", "graders", "--no-wrap", "--ignore-obsolete", "--no-fuzzy-matching")
+    session.run("python", "-m", "graders._extract", *session.posargs)
+
+
+@nox.session
 def release(session: nox.Session) -> None:
     """Write the student repository to DEST: stubs, graders without hidden/, grade workflow.
 
-    nox -s release -- DEST"""
+    nox -s release -- DEST [--lang zh_CN]    (the README and the feedback in Chinese)"""
     if not session.posargs:
         session.error("where to? nox -s release -- DEST")
     install(session, GRADE_DEPS)

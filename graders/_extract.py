@@ -32,3 +32,34 @@ def extract(fileobj, keywords, comment_tags, options):
                 and isinstance(node.exc.args[0].value, str):
             yield (node.lineno, None, node.exc.args[0].value,
                    ["TRANSLATORS: the hint of a stub, shown when the student's code calls it"])
+
+
+def report() -> int:
+    """Compile every catalog (graders.mo, as a grading would) and list the messages still
+    untranslated or fuzzy; the number of them (nox -s catalogs prints this last)."""
+    from babel.messages.pofile import read_po
+
+    from graders import i18n
+
+    left = 0
+    for lang in i18n.languages()[1:]:
+        po = i18n.LOCALEDIR / lang / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+        with open(po, "rb") as f:
+            catalog = read_po(f, locale=lang)
+        todo = [m for m in catalog if m.id and (m.fuzzy or not all(
+            m.string if isinstance(m.string, tuple) else (m.string,)))]
+        total = sum(1 for m in catalog if m.id)
+        i18n.compile_catalog(po, po.with_suffix(".mo"))
+        print(f"{lang}: {total - len(todo)} of {total} messages translated ({po})")
+        for m in todo:
+            msgid = m.id[0] if isinstance(m.id, tuple) else m.id
+            where = ", ".join(f"{p}:{n}" for p, n in m.locations[:2])
+            print(f"  {'fuzzy' if m.fuzzy else 'to translate'} ({where}): {msgid}")
+        left += len(todo)
+    return left
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(1 if report() and "--check" in sys.argv else 0)

@@ -28,7 +28,8 @@ _ALIASES = {"zh": "zh_CN", "zh_cn": "zh_CN", "zh_sg": "zh_CN", "zh_hans": "zh_CN
             "zh_hans_cn": "zh_CN", "zh_hans_sg": "zh_CN", "chinese": "zh_CN"}
 ENV_VARS = ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG")  # gettext's order
 
-_translation: gettext.NullTranslations = gettext.NullTranslations()
+_ENGLISH = gettext.NullTranslations()  # the msgids as they are: the fallback
+_translation: gettext.NullTranslations = _ENGLISH
 language = SOURCE  # the language in force
 why_english = ""  # when a language was asked for but English is used: why
 
@@ -137,7 +138,7 @@ def activate(lang: str) -> str:
     """Translate from now on into `lang` (a catalog language, or en); return the language in
     force, which is English when the catalog cannot be had (why_english then says why)."""
     global _translation, language, why_english
-    _translation, language, why_english = gettext.NullTranslations(), SOURCE, ""
+    _translation, language, why_english = _ENGLISH, SOURCE, ""
     if lang == SOURCE:
         return language
     try:
@@ -148,11 +149,15 @@ def activate(lang: str) -> str:
     except OSError as e:
         why_english = f"{lang}: no catalog ({e})"
         return language
-    _translation = gettext.translation(DOMAIN, str(folder), languages=[lang], fallback=True)
-    if isinstance(_translation, gettext.GNUTranslations):
-        language = lang
-    else:
+    # gettext.translation() would do the same but keeps every catalog it ever read, keyed by
+    # path, so a .mo compiled again in this process would not be seen.
+    mo = gettext.find(DOMAIN, str(folder), languages=[lang])
+    if mo is None:
         why_english = f"{lang}: no compiled catalog in {folder}"
+        return language
+    with open(mo, "rb") as f:
+        _translation = gettext.GNUTranslations(f)
+    language = lang
     return language
 
 

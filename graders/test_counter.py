@@ -103,38 +103,43 @@ def _stress_race(student) -> None:
     start = total + 10
     r = student.run(sc.race, RACERS, PER_RACER, start, WAIT, student.seed, 5.0 * SCALE,
                     perturb=True, checks={"threads": False},  # stuck threads: reported below
-                    what="SafeCounter.decrement() from many threads")
+                    what=_("SafeCounter.decrement() from many threads"))
     if r["hung"]:
-        fail(f"{r['hung']} of {RACERS} threads calling decrement() never returned (waited "
-             f"{5 * SCALE:g} s): a deadlock in decrement().")
+        fail(_("{hung} of {threads} threads calling decrement() never returned (waited "
+               "{seconds:g} s): a deadlock in decrement().").format(
+            hung=r["hung"], threads=RACERS, seconds=5 * SCALE))
     if r["errors"]:
-        fail(f"decrement() raised in a thread: {r['errors'][0]}.")
+        fail(_("decrement() raised in a thread: {error}.").format(error=r["errors"][0]))
     if r["max_inside"] > 1:
-        fail(f"{r['max_inside']} decrement() calls were inside latency() at the same time: "
-             f"each must read the value, call latency() and write value - 1 as ONE step, "
-             f"holding one lock (the counter's own threading.Lock) around all three. "
-             f"Otherwise two threads read the same value and one update is lost.")
+        fail(_("{count} decrement() calls were inside latency() at the same time: each must "
+               "read the value, call latency() and write value - 1 as ONE step, holding one "
+               "lock (the counter's own threading.Lock) around all three. Otherwise two "
+               "threads read the same value and one update is lost.").format(
+            count=r["max_inside"]))
     final = r["final"]
     expected = start - total
     if final.get("hung"):
-        fail("reading value after the decrements never returned: is the lock still held?")
+        fail(_("reading value after the decrements never returned: is the lock still held?"))
     if final.get("returned", {}).get("value") != expected:
         got = final.get("returned", {}).get("repr", final.get("raised"))
-        fail(f"{total} concurrent decrements from {start} left value {got}, expected "
-             f"{expected}: updates were lost. Read, latency() and the write of value - 1 "
-             f"must all happen while holding the lock; a write after the lock is released "
-             f"can overwrite a newer value (the graders pause threads between bytecodes).")
+        fail(_("{total} concurrent decrements from {start} left value {got}, expected "
+               "{expected}: updates were lost. Read, latency() and the write of value - 1 must "
+               "all happen while holding the lock; a write after the lock is released can "
+               "overwrite a newer value (the graders pause threads between bytecodes).").format(
+            total=total, start=start, got=got, expected=expected))
     if r["calls"] != total:
-        fail(f"latency() was called {r['calls']} times for {total} decrements; expected "
-             f"exactly once each.")
+        fail(_("latency() was called {calls} times for {total} decrements; expected exactly "
+               "once each.").format(calls=r["calls"], total=total))
     wanted = list(range(start - 1, expected - 1, -1))
     if sorted(r["ints"], reverse=True) != wanted:
         twice = sorted({v for v in r["ints"] if r["ints"].count(v) > 1}, reverse=True)
         odd = [v for v in r["returned"] if v not in map(repr, wanted)]
-        seen = f"returned {twice[:5]} more than once" if twice else f"returned {odd[:5]}"
-        fail(f"the {total} concurrent decrement() calls {seen}; each must return the value "
-             f"it wrote ({start - 1} down to {expected}, each exactly once), read before the "
-             f"lock is released: return inside `with self._lock:`.")
+        seen = (_("returned {values} more than once").format(values=twice[:5]) if twice else
+                _("returned {values}").format(values=odd[:5]))
+        fail(_("the {total} concurrent decrement() calls {seen}; each must return the value it "
+               "wrote ({first} down to {last}, each exactly once), read before the lock is "
+               "released: return inside `with self._lock:`.").format(
+            total=total, seen=seen, first=start - 1, last=expected))
 
 
 
@@ -145,9 +150,10 @@ def test_no_lost_decrements(student):
     n, per = RACE
     r = student.run(sc.race_controlled, n, per, 10, student.seed, SEARCH * SCALE,
                     student.replay and student.replay["choices"], timeout=SEARCH + 15,
-                    what="SafeCounter.decrement() from many threads")
+                    what=_("SafeCounter.decrement() from many threads"))
     controlled = student.schedules(
-        r, f"SafeCounter(10).decrement() from {n} threads, {per} times each", _(
+        r, _("SafeCounter(10).decrement() from {n} threads, {per} times each").format(
+            n=n, per=per), _(
             "decrement() must read the value, call latency() and write value - 1 as ONE step, "
             "holding the counter's own threading.Lock around all three (and return the value "
             "it wrote before releasing it): `with self._lock:` around the whole body. A write "

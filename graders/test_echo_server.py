@@ -49,7 +49,7 @@ def _shared(student, scenario, *args, **kwargs):
 def _client(student, name: str) -> dict:
     """open_server()'s or chat()'s part of the shared client-side run."""
     r = _shared(student, sc.client_side, N_PENDING, BACKLOG, LIMIT,
-                what="open_server() and chat()")[name]
+                what=_("open_server() and chat()"))[name]
     if "todo" in r:
         fail(_("{name}() is not implemented yet ({hint}).").format(name=name,
                                                                   hint=_(r["todo"])))
@@ -407,7 +407,8 @@ def test_serve_concurrent_clients(student):
                    "s): serve() is busy with that one client. Start a new thread for each "
                    "talk() and go straight back to accept().").format(clients=CLIENTS,
                                                                      seconds=LIMIT))
-        others = ", ".join(f"{n} {_(s)}" for s, n in sorted(statuses.items()) if s != "done")
+        others = _(", ").join(_("{count} {status}").format(count=n, status=_(s))
+                              for s, n in sorted(statuses.items()) if s != "done")
         fail(_("only {done} of {clients} clients got all {lines} replies ({others}; {replies} "
                "replies in all) before nothing happened for {seconds:g} s: every client must "
                "be served at the same time, each in its own thread.").format(
@@ -554,9 +555,9 @@ def test_chat_stops_when_server_closes(student):
 
 def test_chat_closes_its_socket(student):
     """chat() closes its socket when it returns and when it raises"""
-    fix = _("close it on every way out, also when an exception is raised: `with "
-            "socket.create_connection((host, port), timeout=timeout) as sock:` (or "
-            "try/finally: sock.close()).")
+    fix = _("close it on every way out, also when an exception is raised: "
+            "`with socket.create_connection((host, port), timeout=timeout) as sock:` "
+            "(or try/finally: sock.close()).")
     r = _client(student, "chat")
     if r.get("unclosed"):  # None when it hung (test_chat says so)
         fail(_("chat() returned its replies but left its socket open: {fix}").format(fix=fix))

@@ -196,7 +196,7 @@ def _check_stuck(r: dict, who: str) -> None:
                "must not die: when eat raises{bad}, catch the exception, mark the item done "
                "with q.task_done() and go on, or q.join() waits forever for it.").format(
             who=who, state=state, died=_roles([role for role, _code in died]), codes=codes,
-            bad=bad) + ("\n\nstderr:\n" + tail if tail else ""))
+            bad=bad) + ("\n\n" + _("stderr") + ":\n" + tail if tail else ""))
     if where["kind"] == "process join":
         still = (_("{alive} of {consumers} consumers still waiting for items").format(
                     alive=len(alive), consumers=n_cons) if alive else

@@ -198,7 +198,8 @@ def test_sell(student, start_method):
 
 def test_find_never_sees_a_half_written_file(student):
     """a find() running during buys never sees a half-written database (atomic writes)"""
-    r = student.run(sc.find_while_buying, 10, student.seed, what="buy() with a concurrent find()")
+    r = student.run(sc.find_while_buying, 10, student.seed,
+                    what=_("buy() with a concurrent find()"))
     if r["n_bad"]:
         fail(_("{bad} of {reads} find() calls made during buys failed ({first}): they read a "
                "half-written file. Write the new content to a temporary file, then "
