@@ -1,7 +1,7 @@
 """Grade a whole class: every submission folder, each in its own pytest process.
 
     python -m classroom.grade_all SUBMISSIONS [--out DIR] [--shard I/N] [--jobs J]
-                                  [--timeout S] [-- PYTEST ARGS]
+                                  [--timeout S] [--lang zh_CN] [-- PYTEST ARGS]
     python -m classroom.grade_all --merge [--out DIR]
     (nox -s grade-all -- the same arguments)
 
@@ -22,8 +22,11 @@ order), so N runners of a CI matrix share a class; each writes gradebook-shard-I
 and --merge joins the N shard gradebooks found in DIR into gradebook.csv (it fails if one is
 missing) and writes the dashboard of the whole class. --jobs J grades J submissions at once
 (default 1: see the README for what it does to verdicts). --timeout S (default 1200) ends
-a submission's grading after S seconds (it scores 0 with a note). Arguments after `--` go
-to pytest, e.g. `-- -k tickets`.
+a submission's grading after S seconds (it scores 0 with a note). --lang LANG writes every
+student's feedback in LANG (zh_CN: Simplified Chinese; default: English, whatever the
+locale); the gradebook is the same in every language (it keys on each test's exercise tag,
+and a test's stable English id is in extra_data.id). Arguments after `--` go to pytest, e.g.
+`-- -k tickets`.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from pathlib import Path
 from classroom.dashboard import FIXED, run_file
 from classroom.kitfiles import KIT
 from classroom.progress import Progress
+from graders import i18n
 
 SHARD_FILE = re.compile(r"gradebook-shard-(\d+)-of-(\d+)\.csv")
 
@@ -84,7 +88,8 @@ def row_of(student: str, results: dict, note: str = "") -> dict[str, str]:
     row = {"student": student}
     points: dict[str, float] = {}
     for t in results.get("tests", []):
-        exercise = (t.get("tags") or [t["name"].split(":", 1)[0]])[0]
+        stable = (t.get("extra_data") or {}).get("id") or t["name"]  # the same in any language
+        exercise = (t.get("tags") or [stable.split(":", 1)[0]])[0]
         points[exercise] = points.get(exercise, 0.0) + float(t.get("score", 0))
     row.update({exercise: _fmt(p) for exercise, p in sorted(points.items())})
     row["total"] = _fmt(float(results.get("score", 0)))
@@ -255,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jobs", type=int, default=1, help="submissions graded at once (1)")
     ap.add_argument("--timeout", type=float, default=1200,
                     help="seconds one submission's grading may take (1200)")
+    ap.add_argument("--lang", choices=i18n.languages(), default="en",
+                    help="the language of the students' feedback (default: en)")
     args = ap.parse_args(argv)
     out = args.out.expanduser().resolve()
     if args.merge:
@@ -267,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.jobs < 1:
         ap.error("--jobs must be at least 1")
     grade_class(args.submissions.expanduser().resolve(), out, args.shard, args.jobs,
-                args.timeout, pytest_args)
+                args.timeout, ["--lang", args.lang, *pytest_args])
     return 0
 
 

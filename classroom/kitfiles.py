@@ -30,22 +30,57 @@ def grade_dependencies() -> list[str]:
     return list(tomllib.loads(text)["project"]["dependencies"])
 
 
-def student_pyproject() -> str:
-    """The pyproject.toml of the student repository: its dependencies, pytest and ruff."""
+def student_pyproject(lang: str | None = None) -> str:
+    """The pyproject.toml of the student repository: its dependencies, pytest and ruff; with
+    `lang` (e.g. zh_CN), the language its gradings speak unless --lang says otherwise."""
     deps = "".join(f'    "{d}",\n' for d in grade_dependencies())
     template = (HERE / "student-pyproject.toml").read_text(encoding="utf-8")
-    return template.replace("@DEPENDENCIES@\n", deps)
+    text = template.replace("@DEPENDENCIES@\n", deps)
+    if lang and lang != "en":
+        text = text.replace('addopts = "-p no:cacheprovider"\n',
+                            f'addopts = "-p no:cacheprovider"\n'
+                            f'# the feedback\'s language (graders/i18n.py); --lang en for English\n'
+                            f'grading_lang = "{lang}"\n')
+    return text
+
+
+COMPILED = shutil.ignore_patterns("*.mo", "*.mo.sha256")  # built from the .po by a grading
 
 
 def copy_graders(dest: Path, hidden: bool) -> None:
-    """graders/ into dest/graders, with or without graders/hidden/."""
+    """graders/ into dest/graders, with or without graders/hidden/ (without it, the message
+    catalogs lose what only the hidden graders say: their test titles would tell what the
+    hidden tests check). Compiled catalogs are never copied: gradings compile them."""
     def ignore(folder: str, names: list[str]) -> set[str]:
-        skip = set(IGNORED(folder, names))
+        skip = set(IGNORED(folder, names)) | set(COMPILED(folder, names))
         if not hidden and Path(folder).resolve() == GRADERS:
             skip.add("hidden")
         return skip
 
     shutil.copytree(GRADERS, dest / "graders", ignore=ignore)
+    if not hidden:
+        strip_hidden_messages(dest / "graders" / "locale")
+
+
+def strip_hidden_messages(locale: Path) -> None:
+    """Drop from the catalogs (template and .po files) under `locale` every message that only
+    graders/hidden/ uses, and the hidden graders from the others' locations."""
+    from babel.messages.pofile import read_po, write_po
+
+    hidden = "graders/hidden/"
+    for path in [*locale.glob("*.pot"), *locale.glob("*/LC_MESSAGES/*.po")]:
+        lang = None if path.suffix == ".pot" else path.parent.parent.name
+        with open(path, "rb") as f:
+            catalog = read_po(f, locale=lang)
+        for m in list(catalog):
+            if not m.id:
+                continue
+            if m.locations and all(p.startswith(hidden) for p, _line in m.locations):
+                del catalog[m.id]
+            else:
+                m.locations = [(p, n) for p, n in m.locations if not p.startswith(hidden)]
+        with open(path, "wb") as f:
+            write_po(f, catalog, width=0, sort_by_file=True)
 
 
 def fingerprint(graders: Path) -> str:
@@ -66,7 +101,10 @@ def copy_exercises(dest: Path) -> None:
 
 
 def _grader_text() -> str:
-    return "\n".join(p.read_text(encoding="utf-8") for p in sorted(GRADERS.rglob("*.py")))
+    """What the graders say, code and message catalogs (a message there is one the graders'
+    code already says, with its lines joined)."""
+    paths = [*sorted(GRADERS.rglob("*.py")), *sorted((GRADERS / "locale").rglob("*.po*"))]
+    return "\n".join(p.read_text(encoding="utf-8") for p in paths)
 
 
 def distinctive_lines(min_chars: int = 24) -> dict[str, list[str]]:

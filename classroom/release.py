@@ -1,6 +1,6 @@
 """Write the student repository: what a student clones, works in and grades.
 
-    python -m classroom.release DEST        (nox -s release -- DEST)
+    python -m classroom.release DEST [--lang zh_CN]        (nox -s release -- DEST)
 
 DEST gets exercises/ (the stubs), graders/ without graders/hidden/, a noxfile with only the
 `grade` and `lint` sessions (copied from the kit's noxfile, so they stay the same), a
@@ -10,6 +10,10 @@ hidden graders, no instructor docs or scripts. DEST may exist (a clone of the te
 repository, whose .git is kept): the files above are replaced, nothing else is touched.
 The release is checked for leaks (any line that only a reference solution holds) before
 this script reports success.
+
+--lang zh_CN writes the student README in Simplified Chinese (classroom/student-README.zh_CN.md)
+and makes Chinese the repository's feedback language (`grading_lang` in its pyproject.toml;
+`nox -s grade -- --lang en` still grades in English there).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 
 from classroom import kitfiles
 from classroom.kitfiles import HERE, KIT
+from graders import i18n
 
 SESSIONS = ["install", "pytest_args", "grade", "lint"]  # copied from the kit's noxfile
 
@@ -102,8 +107,16 @@ def check_dest(dest: Path) -> None:
         raise SystemExit(f"{dest} holds solutions/ or tests/mutants/: not a student repository")
 
 
-def release(dest: Path) -> list[str]:
-    """Write the student repository into dest; return what leaked (empty when all is well)."""
+def readme(lang: str | None) -> Path:
+    """The student README in `lang` (English without one)."""
+    if lang and lang != "en":
+        return HERE / f"student-README.{lang}.md"
+    return HERE / "student-README.md"
+
+
+def release(dest: Path, lang: str | None = None) -> list[str]:
+    """Write the student repository into dest, its README and feedback in `lang` (default
+    English); return what leaked (empty when all is well)."""
     dest = dest.expanduser().resolve()
     check_dest(dest)
     dest.mkdir(parents=True, exist_ok=True)
@@ -116,8 +129,8 @@ def release(dest: Path) -> list[str]:
     kitfiles.copy_exercises(dest)
     kitfiles.copy_graders(dest, hidden=False)
     (dest / "noxfile.py").write_text(student_noxfile(), encoding="utf-8")
-    (dest / "pyproject.toml").write_text(kitfiles.student_pyproject(), encoding="utf-8")
-    shutil.copy(HERE / "student-README.md", dest / "README.md")
+    (dest / "pyproject.toml").write_text(kitfiles.student_pyproject(lang), encoding="utf-8")
+    shutil.copy(readme(lang), dest / "README.md")
     shutil.copy(HERE / "gitignore", dest / ".gitignore")
     (dest / ".github" / "workflows").mkdir(parents=True, exist_ok=True)
     shutil.copy(HERE / "grade.yml", dest / ".github" / "workflows" / "grade.yml")
@@ -127,8 +140,10 @@ def release(dest: Path) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dest", type=Path, help="folder of the student repository")
+    ap.add_argument("--lang", choices=i18n.languages(), default="en",
+                    help="the language of the README and the feedback (default: en)")
     args = ap.parse_args(argv)
-    leaks = release(args.dest)
+    leaks = release(args.dest, args.lang)
     if leaks:
         print("LEAK: the release holds what students must not see:", *leaks, sep="\n  ",
               file=sys.stderr)
@@ -140,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  exercises: {len(list((dest / 'exercises').glob('*.py')))} stubs; graders without "
           f"hidden/; sessions: grade, lint; workflow: .github/workflows/grade.yml")
     print(f"  graders sha256 {kitfiles.fingerprint(dest / 'graders')} (students' reports show it)")
+    print(f"  language: {args.lang} (README.md and the feedback)")
     print(f"  check it: cd {dest} && nox -s grade   (the stubs score 0)")
     return 0
 
