@@ -53,7 +53,13 @@ def grade(impl: Path, *pytest_args: str, modules: list[str] | None = None,
           python: str | os.PathLike = sys.executable, results: Path | None = None) -> Grade:
     """Run the graders on `impl` in a fresh pytest process, as `nox -s grade` does, with
     `python` (an interpreter that has the kit's dependencies; default: this one); results.json
-    goes to `results` when given (it is kept), else to a temporary folder."""
+    goes to `results` when given (it is kept), else to a temporary folder. The feedback is in
+    English unless `pytest_args` hold --lang or `env` sets a locale variable (LANG, ...): the
+    kit's tests read English whatever the machine's locale."""
+    chosen = any(a == "--lang" or a.startswith("--lang=") for a in pytest_args) or any(
+        k in (env or {}) for k in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"))
+    if not chosen:
+        pytest_args = (*pytest_args, "--lang", "en")
     with tempfile.TemporaryDirectory(prefix="kit-grade-") as tmp:
         results = results or Path(tmp) / "results.json"
         junit = Path(tmp) / "junit.xml"

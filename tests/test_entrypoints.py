@@ -64,12 +64,12 @@ def code_lines(readme: Path, containing: str) -> list[str]:
 
 def assert_table_last(proc: subprocess.CompletedProcess) -> None:
     """What a student sees last is the grade table and what to do next, not pytest's list of
-    failed tests (nox's own closing lines go to stderr)."""
+    failed tests (nox's own closing lines go to stderr), in English or in Chinese."""
     out = [line for line in proc.stdout.splitlines() if line.strip()]
-    assert out and out[-1].startswith(("Next:", "Full marks")), shown(proc)
+    assert out and out[-1].startswith(("Next:", "Full marks", "下一步：", "满分：")), shown(proc)
     tail = out[-16:]
-    assert any(line.startswith("TOTAL") for line in tail), shown(proc)
-    total = max(i for i, line in enumerate(out) if line.startswith("TOTAL"))
+    assert any(line.startswith(("TOTAL", "合计")) for line in tail), shown(proc)
+    total = max(i for i, line in enumerate(out) if line.startswith(("TOTAL", "合计")))
     assert not any(line.startswith("FAILED") for line in out[total:]), shown(proc)
 
 
