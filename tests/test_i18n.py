@@ -306,8 +306,12 @@ def test_test_ids_and_the_gradebook_do_not_depend_on_the_language(chinese, engli
 @pytest.mark.slow
 @pytest.mark.parametrize("lang, chinese_expected", [("zh_CN.UTF-8", True), ("C.UTF-8", False)])
 def test_the_environment_chooses_without_lang(lang, chinese_expected):
-    """LANG=zh_CN.UTF-8 without --lang grades in Chinese; LANG=C.UTF-8 in English."""
-    g = kit.grade(kit.EXERCISES, modules=["zombies"], env={**NO_LOCALE, "LANG": lang})
+    """LANG=zh_CN.UTF-8 without --lang grades the stubs of every exercise in Chinese (each
+    test's title and feedback, the table); LANG=C.UTF-8 in English."""
+    g = kit.grade(kit.EXERCISES, env={**NO_LOCALE, "LANG": lang})
+    assert {t["tags"][0] for t in g.results["tests"]} == set(kit.MODULES)
+    assert ("合计" in g.output) is chinese_expected
+    assert all(bool(CJK.search(t["name"])) is chinese_expected for t in g.results["tests"])
     text = g.output + json.dumps(g.results, ensure_ascii=False)
     assert bool(CJK.search(text)) is chinese_expected, g.output[-2000:]
     assert all(bool(CJK.search(t["output"])) is chinese_expected for t in g.results["tests"])
