@@ -63,6 +63,7 @@ class Outcome:
     stderr: str = ""
     stacks: str = ""
     seconds: float = 0.0
+    busy: tuple[float, float] | None = None  # on a timeout: CPU s used in the last s seen
     # seen by the grader from the OS: processes and threads created in the child's PID
     # namespace over its life (None without a namespace), the shim and the worker not counted
     tasks_started: int | None = None
@@ -167,6 +168,34 @@ def _dump_stacks(procs: list[psutil.Process], folder: Path) -> str:
                 count=len(pids))
         parts.append(f"--- {who} ---\n{text}")
     return "\n".join(parts)
+
+
+class CpuWatch:
+    """CPU time of the grading child's whole tree, sampled from outside about every 0.5 s,
+    so that a timeout can tell busy (a loop, or slow work) from blocked (waiting forever)."""
+
+    def __init__(self):
+        self.samples: list[tuple[float, float]] = []
+
+    def sample(self, pid: int) -> None:
+        now = time.monotonic()
+        if self.samples and now - self.samples[-1][0] < 0.5:
+            return
+        total = 0.0
+        for p in _tree(pid):
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+        self.samples = [x for x in self.samples if now - x[0] < 3.0] + [(now, total)]
+
+    def recent(self) -> tuple[float, float] | None:
+        """(CPU seconds, over how many seconds) for the last ~2 s before the timeout."""
+        if len(self.samples) < 2:
+            return None
+        (t0, c0), (t1, c1) = self.samples[0], self.samples[-1]
+        return (max(0.0, c1 - c0), t1 - t0) if t1 > t0 else None
 
 
 def _ppid(p: psutil.Process) -> int | None:
@@ -401,6 +430,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                 os.close(go_r)
             started = time.monotonic()
             timed_out, dumped, broke, left = False, "", "", None
+            cpu, busy = CpuWatch(), None
             started_so_far = None
             go_w = go_w if outside else -1
             try:
@@ -413,8 +443,10 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                 while proc.poll() is None and not broke:
                     if time.monotonic() > deadline:
                         timed_out = True
+                        busy = cpu.recent()
                         dumped = _dump_stacks(_tree(proc.pid), stacks)
                         break
+                    cpu.sample(proc.pid)
                     if go_w >= 0:
                         ready = select.select([ready_r], [], [], WATCH_EVERY)[0]
                         if ready:  # "result written", or the worker's end closed unsaid
@@ -445,6 +477,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             stacks=dumped,
             seconds=time.monotonic() - started,
         )
+        outcome.busy = busy
         if timed_out:
             outcome.error = _("timed out after {seconds:g} s").format(seconds=timeout)
             return outcome
@@ -499,6 +532,21 @@ def _lines_of(path: Path, wheres: set) -> dict[str, str]:
         if number.isdigit() and 0 < int(number) <= len(lines):
             found[where] = lines[int(number) - 1].strip()[:80]
     return found
+
+
+def _busy_or_blocked(busy: tuple[float, float] | None) -> str:
+    """What the CPU use seen from outside says about a timeout."""
+    if busy is None:
+        return _("A deadlock, a join on a process that cannot end, or an endless loop.")
+    used, seconds = busy
+    if used > 0.3 * seconds:
+        return _("Your processes were busy until the end ({used:.1f} s of CPU in the last "
+                 "{seconds:.1f} s): an endless loop, a loop that waits without blocking, or "
+                 "work far slower than needed.").format(used=used, seconds=seconds)
+    return _("Your processes were blocked, not working ({used:.2f} s of CPU in the last "
+             "{seconds:.1f} s): something waits forever, a deadlock, a join on a process that "
+             "cannot end, or a get() on a queue nobody puts on. The stacks below show where."
+             ).format(used=used, seconds=seconds)
 
 
 def _sha256(path: Path) -> str:
@@ -638,8 +686,8 @@ class Student:
             fail(_("{what} raised {error}").format(what=what, error=i18n.tr_error(out.error))
                  + _section(_("traceback"), out.where) + output)
         if out.status == "timeout":
-            fail(_("{what} {error}: it never returned (a deadlock, a join on a process that "
-                   "cannot end, or an endless loop).").format(what=what, error=out.error)
+            fail(_("{what} {error}: it never returned.").format(what=what, error=out.error)
+                 + " " + _busy_or_blocked(out.busy)
                  + _section(_("where each thread was stuck"), out.stacks or out.stderr))
         if out.status == "limit":
             fail(_("{what}: {error}.").format(what=what, error=out.error) + output)

@@ -184,6 +184,18 @@ def _check_stuck(r: dict, who: str) -> None:
     eaten, expected, n_cons = len(r["eaten"]), r["expected"], r["n_consumers"]
     where = r["where"]
     at = _(" (your code at {line})").format(line=where["line"]) if where.get("line") else ""
+    if r["stuck"] == "limit" and 0 < eaten < expected and r["last_move_ago"] < sc.STALL:
+        # Still eating when time ran out: slow, not stuck. Say so, and never blame the code
+        # for a missing stop sign or task_done() it may well have.
+        pace = r["seconds"] / eaten
+        fail(_("{who} was still working when its time limit of {limit:g} s ran out: {eaten} "
+               "of {expected} items were eaten, the last one {ago:g} s before the end, about "
+               "{pace:.2f} s per item, so all {expected} would take about {total:.0f} s. It is "
+               "too slow, not stuck. The usual cause is a time.sleep() for every item in "
+               "producer() or in consumer() (the course notes' time.sleep(random.random()) "
+               "to show the interleaving): keep such a pause to a few milliseconds, or leave "
+               "it out.").format(who=who, limit=r["limit"], eaten=eaten, expected=expected,
+                                 ago=r["last_move_ago"], pace=pace, total=pace * expected))
     alive = [role for role in r["alive"] if role == "consumer"]
     died = r["died"]
     state = _("{eaten} of {expected} items were eaten").format(eaten=eaten, expected=expected)

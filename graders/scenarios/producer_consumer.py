@@ -323,7 +323,8 @@ def _kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float, bad: li
         time.sleep(0.01)
     now = time.monotonic()
     out: dict = {"menu": menu, "count": count, "n_consumers": n_consumers, "bad": bad,
-                 "expected": expected, "stuck": stuck, "seconds": round(now - start, 2)}
+                 "expected": expected, "stuck": stuck, "seconds": round(now - start, 2),
+                 "limit": LIMIT, "last_move_ago": round(now - last_move, 2)}
     if stuck:
         out["where"] = _stuck_where(t)
         procs = _processes()
