@@ -50,4 +50,3 @@ def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float =
     sys._getframe().f_trace_opcodes = True
     threading.settrace(call)
     sys.settrace(call)
-    os.environ["GRADER_PERTURB"] = f"{impl}{os.pathsep}{seed}"

@@ -108,7 +108,7 @@ class Grading:
         self.fingerprint = fingerprint()
         harness.CONTAINMENT = contain.probe(disabled=config.getoption("no_contain"))
         self.containment = harness.CONTAINMENT
-        self.workdir = tempfile.TemporaryDirectory(prefix="grading-")
+        self.workdir = tempfile.TemporaryDirectory()
         self.graders_copy = harness.use_copy_of_graders(Path(self.workdir.name))
         self.probes: dict[str, dict] = {}
         self.tests: dict[str, dict] = {}  # nodeid -> name, exercise, points, status, output

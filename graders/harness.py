@@ -99,6 +99,19 @@ def restore(files: dict[Path, bytes]) -> list[str]:
     return changed
 
 
+def _site(stacks: Path, perturb: list | None) -> Path:
+    """A read-only folder for one grading child, first on its PYTHONPATH: sitecustomize.py
+    and its site.json (where stacks go, whether spawned processes are perturbed), so that
+    no instrument of the grader has to live in the environment."""
+    site = CHILD_ROOT / f"site-{secrets.token_hex(6)}"
+    site.mkdir(mode=0o755)
+    shutil.copy(CHILD_ROOT / "graders" / "_boot" / "sitecustomize.py", site)
+    (site / "site.json").write_text(json.dumps({"stacks": str(stacks), "perturb": perturb}))
+    for name in ("sitecustomize.py", "site.json"):
+        os.chmod(site / name, 0o644)
+    return site
+
+
 def impl_for_children(impl: Path) -> Path:
     """The folder grading children import student modules from: `impl` itself, or, when the
     throwaway uid could not read it (a private home or pytest's tmp folder), a copy of its
@@ -422,7 +435,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
 
     With `perturb` (a seed), student code is paused at random bytecodes (see _perturb)."""
     timeout = timeout or LIMITS["timeout"]
-    with tempfile.TemporaryDirectory(prefix="grader-") as tmp:
+    with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         stacks = tmp / "stacks"
         stacks.mkdir()
@@ -449,9 +462,9 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             go_r, go_w = os.pipe()
             request.update(ready_fd=ready_w, go_fd=go_r, outside_processes=True)
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(CHILD_ROOT / "graders" / "_boot"),
-                                             str(CHILD_ROOT)])
-        env["GRADER_STACKS"] = str(stacks)
+        site = _site(stacks, None if perturb is None else
+                     [str(impl_for_children(Path(impl))), perturb])
+        env["PYTHONPATH"] = os.pathsep.join([str(site), str(CHILD_ROOT)])
         env["PYTHONFAULTHANDLER"] = "1"
         env["PYTHONSAFEPATH"] = "1"  # 3.11+: no working directory on sys.path, spawned too
         for name in ("PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONINSPECT"):
@@ -507,6 +520,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             finally:  # also when pytest-timeout or Ctrl-C interrupts the wait
                 kill_tree(proc, _tree(proc.pid)[1:])
                 contain.release(plan)
+                shutil.rmtree(site, ignore_errors=True)
                 if outside:
                     os.close(ready_r)
                 if go_w >= 0:

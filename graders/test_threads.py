@@ -76,7 +76,7 @@ def test_worker(student):
     for case, job in (("ok", _("a job that returns a value")),
                       ("fails", _("a job that raises"))):
         w = r[case]
-        name = f"grader-worker-{case}"
+        name = f"worker-{case}"
         if not w["is_thread"]:
             fail(_("Worker(name, job) made a {type}; expected a threading.Thread subclass "
                    "(class Worker(threading.Thread)).").format(type=w["type"]))

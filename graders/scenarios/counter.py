@@ -76,7 +76,7 @@ def _in_thread(func, deadline: float) -> dict:
         except BaseException as e:  # noqa: BLE001 - reported to the student
             box["raised"] = f"{type(e).__name__}: {e}"
 
-    t = threading.Thread(target=body, name="grader-call", daemon=True)
+    t = threading.Thread(target=body, daemon=True)
     t.start()
     t.join(deadline)
     return {"hung": t.is_alive(), **box}
@@ -213,7 +213,7 @@ def race(n_threads: int, per_thread: int, start: int, wait: float, seed: int,
         except BaseException as e:  # noqa: BLE001 - reported to the student
             errors.append(f"{type(e).__name__}: {e}")
 
-    threads = [threading.Thread(target=worker, name=f"grader-{i}", daemon=True)
+    threads = [threading.Thread(target=worker, daemon=True)
                for i in range(n_threads)]
     started = time.perf_counter()
     for t in threads:

@@ -105,7 +105,7 @@ def _transfer(items, limit: float, before: set, mine: set):
         box["seconds"] = time.monotonic() - started
         box["left"] = _left_behind()  # right after the return
 
-    t = threading.Thread(target=run, daemon=True, name="grader-call")
+    t = threading.Thread(target=run, daemon=True)
     mine.add(t)
     t.start()
     t.join(limit)

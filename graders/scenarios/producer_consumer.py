@@ -161,7 +161,7 @@ def consumer_run(first: list, second: list, bad: list) -> dict:
     box: dict = {}
     eat = functools.partial(counting_eat, tuple(bad))
     t = threading.Thread(target=_call, args=(pc.consumer, ("diner-7", q, eat), box),
-                         name="grader-consumer", daemon=True)
+                         daemon=True)
     t.start()
     deadline = time.monotonic() + 3 * SCALE
     while len(_EATS) < len(first) and t.is_alive() and time.monotonic() < deadline:
@@ -299,7 +299,7 @@ def _kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float, bad: li
     threads_before = set(threading.enumerate())
     box: dict = {}
     t = threading.Thread(target=_call, args=(pc.kitchen, (menu, count, n_consumers, eat), box),
-                         name="grader-kitchen", daemon=True)
+                         daemon=True)
     start = last_move = time.monotonic()
     all_eaten_at = None
     seen = 0
@@ -464,7 +464,7 @@ def kitchen_interrupted_run(count: int, n_consumers: int) -> dict:
             interrupt()
 
     old = signal.signal(signal.SIGINT, on_sigint)
-    watcher = threading.Thread(target=interrupter, name="grader-interrupter", daemon=True)
+    watcher = threading.Thread(target=interrupter, daemon=True)
     error = None
     try:
         watcher.start()

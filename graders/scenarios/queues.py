@@ -47,7 +47,7 @@ def _start(func, *args, before=None) -> tuple[threading.Thread, dict]:
             box["error"] = e
         box["seconds"] = time.monotonic() - started
 
-    t = threading.Thread(target=run, daemon=True, name="grader-call")
+    t = threading.Thread(target=run, daemon=True)
     t.start()
     return t, box
 

@@ -72,7 +72,7 @@ def starters() -> dict:
     def from_daemon():
         box["t"] = threads.start_thread(hold, "b", 2)
 
-    d = threading.Thread(target=from_daemon, daemon=True, name="grader-daemon")
+    d = threading.Thread(target=from_daemon, daemon=True)
     d.start()
     d.join(WAIT)
     if "t" in box:
@@ -145,8 +145,8 @@ def worker() -> dict:
 
     _calls.clear()
     return {
-        "ok": _worker_case(threads, "grader-worker-ok", job_ok),
-        "fails": _worker_case(threads, "grader-worker-fails", job_fails),
+        "ok": _worker_case(threads, "worker-ok", job_ok),
+        "fails": _worker_case(threads, "worker-fails", job_fails),
     }
 
 
