@@ -205,3 +205,17 @@ def test_hundred_threads(student):
                "threads first, then join them all. A join right after each start runs them "
                "one at a time; one thread per decrement.").format(
             seen=r["threads_seen"], threads=THREADS, waited=r["waited"]))
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {
+    # quick_latency's mean over 4 decrements (and the submission's network_latency, 4 calls)
+    "test_decrement_and_value": 4 * (0.0002 + 0.001) / 2,
+    "test_latency_error_leaves_counter_usable": (0.0005 + 0.0015) / 2,  # 1 flaky_latency nap
+    "test_no_lost_decrements": 0.0,  # latencies on the virtual clock; the search is work
+    "test_hundred_threads": 0.0,  # one controlled schedule: 100 latencies, virtual clock
+}

@@ -86,3 +86,14 @@ def test_guardian_ends_with_main(student, start_method):
     if r["main_status"] != 0:
         fail(_("the main process ended with exit status {status}, expected 0.").format(
             status=r["main_status"]) + _stderr(r))
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {
+    "test_start_guardian": 0.0,  # every wait ends on what it waits for (a note, an exit)
+    "test_guardian_ends_with_main": 0.0,  # test_start_guardian's run
+}

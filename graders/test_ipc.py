@@ -119,3 +119,14 @@ def test_transfer_many_items(student):
                "exactly once, in order.").format(last=MANY - 1, count=r["n"], bad=bad, got=got,
                                                  sent=sent))
     _check_left(r, what)
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {  # the deadlines are limits: a correct transfer() never reaches one
+    "test_transfer": 0.0,
+    "test_transfer_many_items": 0.0,
+}

@@ -370,3 +370,17 @@ def test_kitchen_interrupted(student):
         fail(_("{who} {raised} when {what}, and left {left} that had ended but were never "
                "joined (zombies): join every process you started, also when kitchen() "
                "raises.").format(who=who, raised=raised, what=what, left=_roles(r["zombies"])))
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {
+    "test_producer": 0.0,
+    "test_consumer": 0.05,  # consumer_run leaves the queue empty 50 ms before the second batch
+    "test_kitchen": 2 * COUNT * 0.005 / CONSUMERS,  # eat sleeps 5 ms an item, CONSUMERS at once
+    "test_kitchen_small": 2 * 3 * 0.001,  # 6 items at 1 ms, one consumer (then none to eat)
+    "test_kitchen_interrupted": 0.0,  # every wait ends on what it waits for
+}

@@ -226,3 +226,20 @@ def test_drain_idle_timeout(student):
                "[{expected}]: take every item, in order, until none arrives for `timeout` "
                "seconds.").format(timeout=IDLE_TIMEOUT, where=where, got=", ".join(got),
                                    expected=", ".join(expected)))
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {
+    "test_try_put": 0.0,
+    # the drains run at once, each ending `timeout` after its last item
+    "test_drain": max(FIFO_TIMEOUT, EMPTY_TIMEOUT),
+    # the cases run at once: the last item comes N - 1 gaps in (or the slow pickle's), then
+    # the idle timeout
+    "test_drain_waits_for_items_in_flight": max((N - 1) * GAP, PICKLE_DELAY) + TIMEOUT,
+    # items IDLE_GAP apart, then the idle timeout: one run (more only on a busy machine)
+    "test_drain_idle_timeout": (IDLE_N - 1) * IDLE_GAP + IDLE_TIMEOUT,
+}

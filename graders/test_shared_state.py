@@ -89,3 +89,14 @@ def test_processes_count_exactly(student, start_method):
         fail(_("{call} returned {got}, expected {expected}: each of the {procs} processes must "
                "add 1 exactly {per} times to one shared counter that starts at 0.").format(
             call=call, got=got, expected=expected, procs=PROCS, per=PER_PROC))
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {  # the schedule search is work (CPU, at most SEARCH s), not waiting
+    "test_threads_count_exactly": 0.0,
+    "test_processes_count_exactly": 0.0,
+}

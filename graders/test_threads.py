@@ -144,3 +144,17 @@ def test_daemon_does_not_keep_process_alive(student):
     if r["status"] != 0:
         fail(_("the program ended with exit status {status}; expected 0.").format(
             status=r["status"]) + output)
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {
+    "test_start_thread": 0.0,  # each target is let go once seen
+    "test_start_daemon": 0.0,  # test_start_thread's run
+    "test_worker": 0.0,
+    # finish_late sleeps 0.2 s after the main thread ended; the program ends after it
+    "test_daemon_does_not_keep_process_alive": 0.2,
+}

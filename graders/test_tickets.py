@@ -288,3 +288,25 @@ def test_sell_failed_buyer(student):
                "False. Report True only for a buyer whose buy() returned True (e.g. exit code 0 "
                "after a normal return), not for every process that did not report sold "
                "out.").format(who=who, sold=sold, tickets=FAILING_BUYERS - 1))
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+NAP = (0.0005 + 0.003) / 2  # the mean sleep of a rendezvous() call after the first
+DESIGN_WAIT = {
+    "test_find_and_buy": 2 * NAP,  # rendezvous(wait=0): the 2nd and 3rd buy nap
+    "test_bad_database": 0.0,  # (a 1 ms latency, where buy() calls it before its checks)
+    "test_find_bad_database": 0.0,
+    "test_find_takes_no_lock": 0.0,  # the buyer is let go once find() has returned
+    # the first buyer's latency ends SETTLE s after all have entered buy(); the others nap
+    # one at a time, under the lock
+    "test_no_ticket_sold_twice": sc.SETTLE + (BUYERS - 1) * NAP,
+    # sell()'s buyers are not the grader's: the first latency waits out all of WAIT
+    "test_sell": WAIT + (BUYERS - 1) * NAP,
+    "test_find_never_sees_a_half_written_file": 0.05 + 10 * 0.001,  # reader's head start, 10 buys
+    "test_defaults_and_failed_write": 0.0,  # (the submission's network_latency: a few ms)
+    "test_sell_failed_buyer": (FAILING_BUYERS - 1) * 0.001,  # 1 ms latencies, one at a time
+}

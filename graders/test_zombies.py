@@ -150,3 +150,15 @@ def test_orphan_gives_up(student):
     if r["linux"] and r["g_status"] != 1:
         fail(_("G, not re-parented within 5 s, ended with exit status {status}; expected 1 (it "
                "gave up and wrote nothing).").format(status=r["g_status"]))
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {
+    "test_run_children": sc.LINGER,  # the target that returns works LINGER s past the barrier
+    "test_orphan": sc.C_LINGER,  # C lives C_LINGER s after forking G; orphan() reaps it then
+    "test_orphan_gives_up": sc.C_HOLD,  # C is held C_HOLD s: G gives up after 5, C is reaped
+}

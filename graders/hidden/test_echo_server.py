@@ -45,3 +45,11 @@ def test_serve_crowd(student):
         fail(_("{count} thread(s) started by serve() were still running {seconds:g} s after "
                "every client had left: talk() must return when its client leaves.").format(
             count=r["left_threads"], seconds=LIMIT))
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {"test_serve_crowd": 2 * 0.005 + 0.02}  # as the visible test_serve_stops

@@ -21,3 +21,11 @@ def test_busy_kitchen(student):
                     checks=OWN_CHECKS, what="kitchen()")
     _check_kitchen(r, _("kitchen() with {producers} producers x {count} items and {consumers} "
                         "consumers").format(producers=2, count=count, consumers=diners))
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {"test_busy_kitchen": 2 * 40 * 0.001 / 5}  # 80 items at 1 ms, 5 consumers

@@ -7,7 +7,7 @@ import pytest
 from graders.harness import fail
 from graders.i18n import _
 from graders.scenarios import tickets as sc
-from graders.test_tickets import check_race
+from graders.test_tickets import NAP, check_race
 
 pytestmark = pytest.mark.hidden
 
@@ -53,3 +53,14 @@ def test_sell_to_a_crowd(student):
     if r["calls"] != buyers:
         fail(_("latency() was called {calls} times for {buyers} buyers: pass `latency` on to "
                "every buy().").format(calls=r["calls"], buyers=buyers))
+
+
+# Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits
+# (observation windows, sleeps, paced producers, timeouts the code must run out) when the
+# submission is correct and the machine quiet, derived from the constants above; per
+# parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
+# it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
+DESIGN_WAIT = {  # as test_no_ticket_sold_twice and test_sell, with 40 and 30 buyers
+    "test_crowd_of_buyers": sc.SETTLE + (40 - 1) * NAP,
+    "test_sell_to_a_crowd": WAIT + (30 - 1) * NAP,
+}
