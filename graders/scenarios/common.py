@@ -11,9 +11,10 @@ def _is_stub(func) -> bool:
     """True when the body (after a docstring) is only `raise NotImplementedError...`."""
     import ast
     import inspect
+    import textwrap
 
-    try:
-        tree = ast.parse(inspect.getsource(func).lstrip())
+    try:  # dedent, not lstrip: a method's decorators (@property) start the source
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
     except (OSError, TypeError, SyntaxError, IndentationError):
         return False
     fn = tree.body[0] if tree.body else None
