@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import psutil
@@ -58,8 +60,7 @@ def _looker(folder):
     time.sleep(3600)
 
 def find(name, db):
-    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pids")
-    os.makedirs(folder, exist_ok=True)
+    folder = os.environ["HANG_PIDS"]  # the student's own folder may be read-only to it
     ps = [multiprocessing.Process(target=_looker, args=(folder,)) for _ in range(3)]
     for p in ps:
         p.start()
@@ -71,17 +72,18 @@ def find(name, db):
 def test_a_hang_times_out_shows_stacks_and_leaves_nothing_running(tmp_path):
     impl = folder_with(tmp_path, tickets=solution("tickets").replace("def find(", "def _find(")
                        + HANGING_FIND)
+    pids = Path(tempfile.mkdtemp(prefix="kit-pids-"))  # outside pytest's private tmp folder
+    os.chmod(pids, 0o777)  # writable whoever the grading child runs as (a throwaway uid)
     g = kit.grade(impl, "-k", "test_find_and_buy", modules=["tickets"],
-                  env={"GRADER_TIMEOUT_SCALE": "0.1"})
+                  env={"GRADER_TIMEOUT_SCALE": "0.1", "HANG_PIDS": str(pids)})
     [test] = g.results["tests"]
     assert test["status"] == "failed"
     assert "timed out after" in test["output"]
     assert "where each thread was stuck" in test["output"]
     assert "in _looker" in test["output"] and "in find" in test["output"]
-    pids = [int(p.name) for p in (impl / "pids").iterdir()]
-    assert len(pids) == 3
-    assert not [p for p in pids if psutil.pid_exists(p)
-                and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+    assert len(list(pids.iterdir())) == 3  # all three lookers started (pids as they saw them)
+    assert kit.leftovers(g) == []  # and none is left: every process of that grading
+    shutil.rmtree(pids)
 
 
 def test_a_submission_root_holding_exercises_is_accepted(tmp_path):
