@@ -74,7 +74,8 @@ def choose(option: str | None = None, default: str | None = None,
     ini option, set by a release), else the environment, else English."""
     for asked, source in ((option, "--lang"), (default, "grading_lang")):
         if asked:
-            return normalize(asked) or SOURCE, f"{source} {asked}"
+            lang = normalize(asked)
+            return lang or SOURCE, f"{source} {asked}" + ("" if lang else ": no catalog")
     lang = from_environment(environ)
     environ = os.environ if environ is None else environ
     var = next((v for v in ENV_VARS if environ.get(v)), None)
