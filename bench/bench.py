@@ -2,6 +2,7 @@
 
     python bench/bench.py [--repeat R] [--hog] [--jobs J] [--only MODULE | --no-variants]
                           [--workers W] [--modules M [M ...]] [--check]
+    python bench/bench.py [--profile [--top N]] [--versus] [--nox] [--repeat R] [--hog] ...
 
 Grades solutions/ and the stubs (exercises/) R times each, every correct alternative in
 tests/alternatives/ and every broken variant in tests/mutants/ R times (its own module only,
@@ -13,6 +14,18 @@ in the solutions and stubs rows.
 With --check (what `nox -s verify` runs) the exit status is 1 on any false failure or escape.
 While it runs, stderr shows a line per grading and, on a terminal, a progress bar (tqdm:
 gradings done of all, time gone and left; classroom/progress.py).
+
+Where the time goes (bench/speed.py tells how each figure is measured); these modes grade one
+folder at a time and replace the rows above:
+  --profile  grades solutions/ and the stubs R times each and prints, per test, its wall
+             time, the CPU time of its grading children and all below them, the harness's
+             own CPU, how many interpreters and forks it started, and its design wait
+             (DESIGN_WAIT of the grader files); then the totals, and the floor (the design
+             waits summed) beside the measured total. --top N: only the N slowest tests.
+  --versus   the kit and bench/plain_grader (a plain pytest grader written from the contract)
+             side by side, R pairs, on solutions/ and on a folder of correct alternatives:
+             median wall and CPU of each.
+  --nox      `nox -s grade` on the stubs and on solutions/, R runs each, nox's start included.
 """
 
 from __future__ import annotations
@@ -69,7 +82,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--only", help="only this module's variants (and no solutions/stubs rows)")
     ap.add_argument("--no-variants", action="store_true", help="only solutions and stubs")
     ap.add_argument("--check", action="store_true", help="exit 1 on a false failure or escape")
+    ap.add_argument("--profile", action="store_true",
+                    help="per test: wall, CPU, interpreters, forks, design wait; the floor")
+    ap.add_argument("--top", type=int, help="with --profile: only the N slowest tests")
+    ap.add_argument("--versus", action="store_true",
+                    help="the kit and bench/plain_grader side by side, R pairs")
+    ap.add_argument("--nox", action="store_true",
+                    help="`nox -s grade` on the stubs and the reference, R runs each")
     args = ap.parse_args(argv)
+    if args.profile or args.versus or args.nox:
+        return measure(args)
 
     rows: list[tuple[str, str, Path | None]] = []
     if not args.only:
@@ -127,6 +149,46 @@ def main(argv: list[str] | None = None) -> int:
           f"modules={' '.join(args.modules) if args.modules else 'all'}); "
           f"false failures: {false_failures}, escapes: {escapes}")
     return 1 if args.check and (false_failures or escapes) else 0
+
+
+def measure(args) -> int:
+    """--profile, --versus, --nox: where the time goes, one grading at a time."""
+    import speed
+
+    hogs = []
+    if args.hog:
+        hogs = [multiprocessing.Process(target=spin, daemon=True) for _ in range(os.cpu_count())]
+        for h in hogs:
+            h.start()
+    print(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min) on "
+          f"{os.cpu_count()} cores; hog={args.hog}")
+    try:
+        if args.profile:
+            # -n auto, as `nox -s grade`: the plugin spreads the tests over up to 4 cores when
+            # two or more exercises hold code (solutions), and not at all for the stubs
+            cores = min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                        else os.cpu_count() or 1)
+            with tempfile.TemporaryDirectory(prefix="bench-acct-") as tmp, \
+                    speed.Accounting(Path(tmp)) as acct:
+                for label, impl, full, workers in (("solutions", kit.SOLUTIONS, True, cores),
+                                                   ("stubs", kit.EXERCISES, False, 1)):
+                    runs = []
+                    for i in range(args.repeat):
+                        runs.append(speed.profile(impl, ["-n", "auto"], acct, full,
+                                                  args.modules))
+                        print(f"  {label} {i + 1}/{args.repeat}: {runs[-1].wall:.1f} s wall, "
+                              f"{runs[-1].cpu:.1f} s CPU", file=sys.stderr)
+                    speed.report_profiles(f"{label} (pytest graders -n auto: {workers} "
+                                          f"worker(s))", runs, workers, args.top)
+        if args.versus:
+            speed.versus(args.repeat)
+        if args.nox:
+            speed.nox_grades(args.repeat)
+    finally:
+        for h in hogs:
+            h.kill()
+    print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    return 0
 
 
 if __name__ == "__main__":
