@@ -268,38 +268,45 @@ def report_profiles(label: str, profiles: list[Profile], workers: int, top: int 
 # ----------------------------------------------------------------------- side by side
 
 
-def alternative_set(into: Path) -> Path:
+def alternative_set(into: Path) -> tuple[Path, list[str]]:
     """The reference with every module replaced by its first correct alternative
-    (tests/alternatives/<module>/): one whole submission in another student's style."""
+    (tests/alternatives/<module>/, by name): one whole submission in another student's
+    style. Returns the folder and the alternatives it holds."""
     folder = into / "alternatives"
     shutil.copytree(kit.SOLUTIONS, folder, ignore=shutil.ignore_patterns("__pycache__"))
+    names = []
     for module in sorted(p.name for p in kit.ALTERNATIVES.iterdir() if p.is_dir()):
         chosen = kit.alternatives(module)
         if chosen:
             shutil.copy(chosen[0], folder / f"{module}.py")
-    return folder
+            names.append(f"{module}/{chosen[0].stem}")
+    return folder, names
 
 
-def run_kit(impl: Path) -> tuple[float, float, bool]:
-    """One kit grading as `nox -s grade` runs pytest (-n auto): wall, CPU, full marks."""
+def run_kit(impl: Path) -> tuple[float, float, bool, list[str]]:
+    """One kit grading as `nox -s grade` runs pytest (-n auto): wall, CPU, full marks, the
+    tests failed."""
     cpu = children_cpu()
     g = kit.grade(impl, "-n", "auto")
-    return g.seconds, children_cpu() - cpu, g.full_marks and g.exit_code == 0
+    return g.seconds, children_cpu() - cpu, g.full_marks and g.exit_code == 0, g.failed()
 
 
-def run_plain(impl: Path) -> tuple[float, float, bool]:
-    """One plain grading (bench/plain_grader, in one pytest process): wall, CPU, all passed."""
+def run_plain(impl: Path) -> tuple[float, float, bool, list[str]]:
+    """One plain grading (bench/plain_grader, in one pytest process): wall, CPU, all passed,
+    the tests failed."""
     cpu, started = children_cpu(), time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "pytest", str(PLAIN), "--impl", str(impl), "-q",
-                           "-p", "no:cacheprovider"], cwd=kit.KIT, capture_output=True,
+                           "-p", "no:cacheprovider", "-rf"], cwd=kit.KIT, capture_output=True,
                           text=True, stdin=subprocess.DEVNULL, timeout=600)
-    return time.monotonic() - started, children_cpu() - cpu, proc.returncode == 0
+    failed = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("FAILED")]
+    return time.monotonic() - started, children_cpu() - cpu, proc.returncode == 0, failed
 
 
 def versus(pairs: int) -> None:
     """The kit and the plain grader on the same submissions, `pairs` times each, in turns."""
     with tempfile.TemporaryDirectory(prefix="bench-versus-") as tmp:
-        folders = [("solutions", kit.SOLUTIONS), ("alternatives", alternative_set(Path(tmp)))]
+        alternatives, names = alternative_set(Path(tmp))
+        folders = [("solutions", kit.SOLUTIONS), ("alternatives", alternatives)]
         rows = []
         for label, folder in folders:
             got: dict[str, list] = {"kit": [], "plain": []}
@@ -309,9 +316,11 @@ def versus(pairs: int) -> None:
                     result = (run_kit if who == "kit" else run_plain)(folder)
                     got[who].append(result)
                     print(f"  {label} {who}: {result[0]:.1f} s wall, {result[1]:.1f} s CPU, "
-                          f"{'right' if result[2] else 'WRONG'}", file=sys.stderr)
+                          f"{'right' if result[2] else 'WRONG, failed: ' + '; '.join(result[3])}",
+                          file=sys.stderr)
             rows.append((label, got))
-    print(f"\nside by side ({pairs} pairs, taking turns; medians)")
+    print(f"\nside by side ({pairs} pairs, taking turns; medians); alternatives: "
+          f"{', '.join(names)}")
     print(f"{'submission':<14} {'grader':<34} {'runs':>4} {'right':>5} {'wall s':>7} "
           f"{'CPU s':>6}")
     for label, got in rows:
@@ -325,6 +334,10 @@ def versus(pairs: int) -> None:
                   f"{med[who][0]:>7.2f} {med[who][1]:>6.2f}")
         print(f"{label:<14} {'kit / plain':<34} {'':>4} {'':>5} "
               f"{med['kit'][0] / med['plain'][0]:>6.1f}x {med['kit'][1] / med['plain'][1]:>5.1f}x")
+        for who in ("kit", "plain"):
+            failed = sorted({name for r in got[who] for name in r[3]})
+            if failed:
+                print(f"{'':<14} {who} failed a correct submission: {'; '.join(failed)}")
 
 
 def nox_grades(runs: int) -> None:
