@@ -127,7 +127,8 @@ def _short(text: str) -> str:
 @pytest.mark.points(2)
 def test_talk_echoes_lines(student):
     """talk() answers each line with its content + SUFFIX + newline, however the bytes arrive"""
-    case = _talk(student)["lines"]
+    r = _talk(student)
+    case, theirs = r["lines"], r["suffix"]  # theirs: the student's SUFFIX (None if no bytes)
     _grader_error(case, _("the line exchange"))
     _raised(case, _("during the line exchange"))
     got = case["got"]
@@ -137,6 +138,11 @@ def test_talk_echoes_lines(student):
         have = replies[i] if i < len(replies) - 1 else None
         if have == want:
             continue
+        if theirs not in (None, SUFFIX) and have == line.decode() + theirs:
+            fail(_("reply {n} was {have}: the line's content, then echo_server.SUFFIX, which is "
+                   "{theirs!r}. The contract fixes SUFFIX = b\"jack, my_lover\", byte for byte "
+                   "(comma, space, underscore): set it to exactly that.").format(
+                n=i + 1, have=_short(have), theirs=theirs.encode()))
         if have == line.strip().decode() + SUFFIX and line != line.strip():
             fail(_("reply {n} was {have} but the line {line} ({how}) needs {want}: talk() "
                    "removed the spaces at the ends of the line. Send back the line's content "

@@ -2,12 +2,15 @@
 
 import pytest
 
-from graders.harness import fail
+from graders.harness import SCALE, fail
 from graders.i18n import _
 from graders.scenarios import tickets as sc
 
 BUYERS, TICKETS = 20, 5
 WAIT = 0.3  # how long the first buyer inside latency() waits for a second one to join it
+# seconds the default network_latency() may take (the median of up to 3 calls): "a few
+# milliseconds" with a wide margin for a loaded machine; a sleep of 1 s is far beyond it
+LATENCY_LIMIT = 0.2 * SCALE
 
 
 @pytest.mark.points(2)
@@ -194,6 +197,23 @@ def test_sell(student, start_method):
         fail(_("latency() was called {calls} times for {buyers} buyers: sell() must pass "
                "`latency` on to every buy(), which calls it once.").format(calls=r["calls"],
                                                                           buyers=BUYERS))
+    check_processes(r, BUYERS)
+
+
+def check_processes(r, buyers: int) -> None:
+    """Every buy() of a sell_race() run in a process of its own (the grader's latency notes
+    the pid it runs in); the hidden crowd test uses it too."""
+    if r["in_caller"]:
+        fail(_("{count} of the {buyers} buy() calls ran in the process that called sell() (the "
+               "grader's latency() saw that process's id), so in a thread or in sell() "
+               "itself: sell() must start one multiprocessing.Process per buyer name and call "
+               "find() then buy() in that process.").format(count=r["in_caller"],
+                                                            buyers=buyers))
+    if r["processes"] < buyers:
+        fail(_("the {buyers} buy() calls ran in only {count} different processes (the "
+               "grader's latency() noted each one's process id): sell() must start one "
+               "multiprocessing.Process per buyer name, not a pool of fewer workers, and "
+               "call find() then buy() in it.").format(buyers=buyers, count=r["processes"]))
 
 
 def test_find_never_sees_a_half_written_file(student):
@@ -222,7 +242,14 @@ def test_find_never_sees_a_half_written_file(student):
 
 def test_defaults_and_failed_write(student):
     """sell() works with its default latency; a buy() whose write fails raises and frees the lock"""
-    r = student.run(sc.defaults_and_failed_write, what="sell()/buy()")
+    r = student.run(sc.defaults_and_failed_write, LATENCY_LIMIT, what="sell()/buy()")
+    seconds = r["latency_seconds"]
+    if sorted(seconds)[len(seconds) // 2] > LATENCY_LIMIT:
+        fail(_("network_latency() took {seconds} s per call ({calls} calls timed): the default "
+               "latency sleeps a few milliseconds, the booking system's round trip. "
+               "time.sleep() counts in seconds: a few milliseconds is e.g. "
+               "time.sleep(random.uniform(0.001, 0.005)).").format(
+            seconds=", ".join(f"{s:.3f}" for s in seconds), calls=len(seconds)))
     sold = r["sold"]
     if not isinstance(sold, dict) or sorted(sold) != ["ann", "bob", "cy"]:
         fail(_("sell(['ann', 'bob', 'cy'], db) with the default latency returned {sold!r}; "

@@ -7,7 +7,7 @@ import pytest
 from graders.harness import fail
 from graders.i18n import _
 from graders.scenarios import tickets as sc
-from graders.test_tickets import NAP, check_race
+from graders.test_tickets import NAP, check_processes, check_race
 
 pytestmark = pytest.mark.hidden
 
@@ -53,6 +53,7 @@ def test_sell_to_a_crowd(student):
     if r["calls"] != buyers:
         fail(_("latency() was called {calls} times for {buyers} buyers: pass `latency` on to "
                "every buy().").format(calls=r["calls"], buyers=buyers))
+    check_processes(r, buyers)
 
 
 # Waiting by design (issue 16): the seconds each test spends in the grader's deliberate waits

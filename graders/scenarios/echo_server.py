@@ -418,6 +418,10 @@ def talk_cases(limit: float) -> dict:
         raise todo[0].error
     stuck = sum(t.is_alive() for t in threading.enumerate() if t.name == "talk")
     results["stuck_threads"] = stuck
+    import echo_server
+
+    theirs = getattr(echo_server, "SUFFIX", None)  # to tell a wrong SUFFIX from bad framing
+    results["suffix"] = theirs.decode("utf-8", "replace") if isinstance(theirs, bytes) else None
     return results
 
 
