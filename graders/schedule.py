@@ -919,7 +919,9 @@ def _explore(attempt, seed, budget, replay, started) -> dict:
     summary = {"k": k, "n": n, "schedules": 1, "bound": 0.0, "uncontrolled": "",
                "pct_needed": schedules_for(n, k)}
     if first["problem"] and not first["problem"].startswith("deadlock"):
-        summary["uncontrolled"] = first["problem"]
+        summary["uncontrolled"] = first["problem"]  # what ran free proves nothing either way
+        summary.update(found=None, seconds=round(_time.monotonic() - started, 3))
+        return summary
     failing = first if first["complaint"] else None
     plans = [PreemptOnce(at, which) for at in range(1, k + 1) for which in range(max(n - 1, 1))]
     rng = random.Random(seed)
