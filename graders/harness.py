@@ -678,13 +678,15 @@ class Student:
             "schedules": r.get("schedules"), "k": r.get("k"), "n": r.get("n"),
             "source": _lines_of(module, {e[3] for e in found["events"]}),
         }
+        complaint = schedule.word(found["complaint"])
+        record["complaint"] = complaint
         json_path, page = schedule.save(self.reports, self.test_id, record)
         _marked, diagnosis = schedule.conflict(found["events"])
         fail(_("{what} {complaint} when its threads ran in this order (found among {n} "
                "schedules the graders tried, shrunk to {p} preemption(s)): {diagnosis}.\n"
                "{rule}\n\n{lanes}\n\n(<< marks the steps that conflict.) Replay exactly this "
                "schedule: nox -s grade -- --replay {json}{page}").format(
-                   what=what, complaint=found["complaint"], n=r.get("schedules"),
+                   what=what, complaint=complaint, n=r.get("schedules"),
                    p=found["preemptions"], diagnosis=diagnosis, rule=rule,
                    lanes=schedule.lanes(found), json=json_path,
                    page=_("; see it drawn in {page}").format(page=page) if page else ""))

@@ -1005,15 +1005,33 @@ def plain(summary: dict) -> dict:
 # --------------------------------------------------------------- for the grader: show it
 
 
+def word(complaint) -> str:
+    """A scenario's complaint ([message, values], or plain text) in the run's language."""
+    from graders.i18n import _
+
+    if isinstance(complaint, list) and len(complaint) == 2:
+        return _(complaint[0]).format(**complaint[1])
+    return str(complaint)
+
+
+def thread_names(ids) -> dict[int, str]:
+    from graders.i18n import _
+
+    return {i: _("main (your function)") if i == 0 else _("thread {n}").format(n=i)
+            for i in ids}
+
+
 def lanes(found: dict, names: dict[int, str] | None = None, limit: int = 40) -> str:
     """The failing schedule as per-thread columns, the conflicting accesses marked."""
+    from graders.i18n import _
+
     events = found["events"]
     ids = sorted({e[1] for e in events})
-    names = names or {}
-    title = {i: names.get(i, "main (your function)" if i == 0 else f"thread {i}") for i in ids}
+    title = {**thread_names(ids), **(names or {})}
     marked = set(conflict(events)[0])
     width = 34
-    rows = ["step  " + " | ".join(f"{title[i]:<{width}}" for i in ids)]
+    step = _("step")
+    rows = [_pad(step, 6) + " | ".join(_pad(title[i], width) for i in ids)]
     keep = _window(events, marked, limit)
     for n, e in enumerate(events):
         if n not in keep:
@@ -1024,9 +1042,22 @@ def lanes(found: dict, names: dict[int, str] | None = None, limit: int = 40) -> 
         text = f"{kind} {label}{' = ' + value if value and kind == 'read' else ''}"
         text += f" ({where})" if where else ""
         text = ("<< " if n in marked else "") + text
-        cells = [(text if i == tid else "")[:width].ljust(width) for i in ids]
+        cells = [_pad(text if i == tid else "", width) for i in ids]
         rows.append(f"{step:>4}  " + " | ".join(cells))
     return "\n".join(r.rstrip() for r in rows)
+
+
+def _pad(text: str, width: int) -> str:
+    """`text` cut or padded to `width` columns of a terminal (CJK characters take two)."""
+    import unicodedata
+
+    out, used = "", 0
+    for ch in text:
+        w = 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+        if used + w > width:
+            break
+        out, used = out + ch, used + w
+    return out + " " * (width - used)
 
 
 def _window(events: list, marked: set, limit: int) -> set:
@@ -1039,10 +1070,13 @@ def _window(events: list, marked: set, limit: int) -> set:
 
 
 def conflict(events: list) -> tuple[list[int], str]:
-    """The accesses that make the bug, and a one-line diagnosis."""
+    """The accesses that make the bug, and a one-line diagnosis (in the run's language)."""
+    from graders.i18n import _
+
     for n, e in enumerate(events):
         if e[2] == "deadlock":
-            return [n], "deadlock: every thread waits for a lock or a thread that another holds"
+            return [n], _("deadlock: every thread waits for a lock or a thread that another "
+                          "holds")
     last_read: dict[tuple, int] = {}
     for n, e in enumerate(events):
         step, tid, kind, where, label, value = e
@@ -1053,9 +1087,10 @@ def conflict(events: list) -> tuple[list[int], str]:
             other = next((m for m in range(r + 1, n) if events[m][2] == "write"
                           and events[m][4] == label and events[m][1] != tid), None)
             if other is not None:
-                return [r, other, n], (
-                    f"lost update: thread {tid} read {label}, thread {events[other][1]} wrote "
-                    f"it, then thread {tid} wrote back a value based on its stale read")
+                return [r, other, n], _(
+                    "lost update: thread {a} read {label}, thread {b} wrote it, then thread "
+                    "{a} wrote back a value based on its stale read").format(
+                        a=tid, label=label, b=events[other][1])
     for n, e in enumerate(events):  # a read after the reader released its lock
         if e[2] != "read" or not e[4]:
             continue
@@ -1065,13 +1100,14 @@ def conflict(events: list) -> tuple[list[int], str]:
             other = next((m for m in range(rel + 1, n) if events[m][2] == "write"
                           and events[m][4] == e[4] and events[m][1] != e[1]), None)
             if other is not None:
-                return [rel, other, n], (
-                    f"read after the lock was released: thread {e[1]} released "
-                    f"{events[rel][4]}, thread {events[other][1]} wrote {e[4]}, then thread "
-                    f"{e[1]} read {e[4]}, no longer the value it wrote")
+                return [rel, other, n], _(
+                    "read after the lock was released: thread {a} released {lock}, thread "
+                    "{b} wrote {label}, then thread {a} read {label}, no longer the value it "
+                    "wrote").format(a=e[1], lock=events[rel][4], b=events[other][1],
+                                    label=e[4])
     if not found_preempted(events):
-        return [], "wrong in every schedule: no other thread had to run at a bad moment"
-    return [], "atomicity violation: another thread ran between steps that must be one"
+        return [], _("wrong in every schedule: no other thread had to run at a bad moment")
+    return [], _("atomicity violation: another thread ran between steps that must be one")
 
 
 def found_preempted(events: list) -> bool:
@@ -1120,4 +1156,4 @@ def timeline_page(record: dict) -> str:
         os.path.join(os.path.dirname(__file__), "templates")), autoescape=True)
     return env.get_template("timeline.html").render(
         record=record, events=events, lanes=ids, marked=set(marked), diagnosis=diagnosis,
-        names={i: ("main (your function)" if i == 0 else f"thread {i}") for i in ids})
+        names=thread_names(ids))

@@ -13,6 +13,8 @@ import random
 import threading
 import time
 
+from graders.i18n import N_
+
 
 class Probe:
     """What the grader's latency() observed. Updated under its own lock."""
@@ -323,21 +325,26 @@ def race_controlled(n_threads: int, per_thread: int, start: int, seed: int, budg
             t.join()
         return {"final": c.value, "returned": returned, **_inside}
 
-    def check(r: dict) -> str:
+    def check(r: dict) -> list | None:
+        """A complaint as [message, values], worded (and translated) by the grader."""
         if "raised" in r:
-            return f"raised {r['raised']}"
+            return [N_("raised {error}"), {"error": r["raised"]}]
         v = r["value"]
         if v["max"] > 1:
-            return f"let {v['max']} decrement() calls be inside latency() at the same time"
+            return [N_("let {count} decrement() calls be inside latency() at the same time"),
+                    {"count": v["max"]}]
         if v["final"] != start - total:
-            return (f"left value {v['final']!r} after {total} decrements from {start} "
-                    f"(expected {start - total})")
+            return [N_("left value {value} after {total} decrements from {start} (expected "
+                       "{expected})"), {"value": repr(v["final"]), "total": total,
+                                        "start": start, "expected": start - total}]
         if sorted((x for x in v["returned"] if type(x) is int), reverse=True) != wanted:
-            return (f"returned {v['returned']} from the {total} decrements (expected each of "
-                    f"{wanted} once)")
+            return [N_("returned {returned} from the {total} decrements (expected each of "
+                       "{wanted} once)"), {"returned": repr(v["returned"]), "total": total,
+                                           "wanted": repr(wanted)}]
         if v["calls"] != total:
-            return f"called latency() {v['calls']} times for {total} decrements"
-        return ""
+            return [N_("called latency() {calls} times for {total} decrements"),
+                    {"calls": v["calls"], "total": total}]
+        return None
 
     prefix = os.path.dirname(os.path.abspath(counter.__file__)) + os.sep
     found = schedule.explore(body, check, prefix, module=counter, seed=seed, budget=budget,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 import time
 
+from graders.i18n import N_
+
 
 def _call(func, *args) -> dict:
     """Call func(*args); describe what it returned and how long it took."""
@@ -56,18 +58,18 @@ def threads_controlled(n_threads: int, per_thread: int, seed: int, budget: float
 
     expected = n_threads * per_thread
 
-    def check(r: dict) -> str:
+    def check(r: dict) -> list | None:
+        """A complaint as [message, values], worded (and translated) by the grader."""
         if "raised" in r:
-            return f"raised {r['raised']}"
+            return [N_("raised {error}"), {"error": r["raised"]}]
         value = r.get("value")
-        if type(value) is not int:
-            return f"returned {value!r}"
-        if value != expected:
-            return f"returned {value}"
+        if type(value) is not int or value != expected:
+            return [N_("returned {value}"), {"value": repr(value)}]
         if r["threads"] - 1 < n_threads:  # the scheduler saw every thread start
-            return (f"returned {value} but started {r['threads'] - 1} thread(s), not "
-                    f"{n_threads}: the count must be made by the threads")
-        return ""
+            return [N_("returned {value} but started {started} thread(s), not {wanted}: the "
+                       "count must be made by the threads"),
+                    {"value": value, "started": r["threads"] - 1, "wanted": n_threads}]
+        return None
 
     prefix = os.path.dirname(os.path.abspath(shared_state.__file__)) + os.sep
     found = schedule.explore(lambda: shared_state.count_with_threads(n_threads, per_thread),
