@@ -52,7 +52,8 @@ def implementations() -> list[tuple[str, Path]]:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--total", type=int, default=12_000, help="schedules to run in all (the stress-only rows add none)")
+    ap.add_argument("--total", type=int, default=12_000,
+                    help="schedules to run in all (the stress-only rows add none)")
     ap.add_argument("--python", default=sys.executable)
     args = ap.parse_args(argv)
     impls = implementations()

@@ -679,10 +679,13 @@ def _lookup(frame, how: str, name: str):
     return frame.f_builtins.get(name, _NOTHING)
 
 
+_RAW_LOCK = type(_thread.allocate_lock())
+
+
 def _plumbing(value) -> bool:
     """Not shared data: code, modules, classes, locks, threads."""
     return (value is not _NOTHING and (callable(value) or isinstance(
-        value, (types.ModuleType, Lock, threading.Thread, Scheduler, type(_thread.allocate_lock())))))
+        value, (types.ModuleType, Lock, threading.Thread, Scheduler, _RAW_LOCK))))
 
 
 def _access(frame, offset: int):
@@ -1112,7 +1115,8 @@ def conflict(events: list) -> tuple[list[int], str]:
 
 def found_preempted(events: list) -> bool:
     """Whether any thread was switched away from in the middle of its own steps."""
-    return any(a[1] != b[1] and b[1] != 0 and a[1] != 0 for a, b in zip(events, events[1:]))
+    return any(a[1] != b[1] and b[1] != 0 and a[1] != 0
+               for a, b in zip(events, events[1:], strict=False))
 
 
 # --------------------------------------------------------------- for the grader: keep it

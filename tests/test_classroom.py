@@ -116,7 +116,9 @@ def test_release_leaks_no_reference_code(released):
         assert lines, solution.name
         assert not [ln for ln in lines if ln in everything], solution.name
     for hidden in (kit.KIT / "graders" / "hidden").glob("test_*.py"):
-        first = ast.get_docstring(ast.parse(hidden.read_text()).body[-1]).splitlines()[0]
+        tests = [n for n in ast.parse(hidden.read_text()).body
+                 if isinstance(n, ast.FunctionDef)]
+        first = ast.get_docstring(tests[-1]).splitlines()[0]
         assert first not in everything, hidden.name
 
 
@@ -153,7 +155,8 @@ def test_release_pyproject_and_workflow(released):
     for needed in ("push", "actions/setup-python@", 'python-version: "3.11"',
                    "pip install", "nox", "nox -s grade -- --classroom reports/classroom.json",
                    "actions/upload-artifact@", "path: reports/", "if: always()",
-                   "base64 -w0 reports/classroom.json", "classroom-resources/autograding-grading-reporter@v1",
+                   "base64 -w0 reports/classroom.json",
+                   "classroom-resources/autograding-grading-reporter@v1",
                    "GRADERS_RESULTS: ${{ steps.graders.outputs.result }}", "runners: graders"):
         assert needed in flow, needed
     assert "\t" not in flow

@@ -7,8 +7,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import psutil
-
 from tests import kit
 
 FAST = {"GRADER_TIMEOUT_SCALE": "0.25"}  # shorter time limits for these deliberate hangs

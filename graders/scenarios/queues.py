@@ -347,5 +347,6 @@ def drain_idle(n: int, gap: float, timeout: float) -> dict:
         if start is None or len(times) != n:
             case["gaps"] = None  # unknown: the producer did not report every item
             continue
-        case["gaps"] = [round(max(0.0, b - a), 3) for a, b in zip([start, *times], times)]
+        case["gaps"] = [round(max(0.0, b - a), 3)
+                        for a, b in zip([start, *times], times, strict=False)]
     return out

@@ -1,4 +1,5 @@
-"""Forged observation: the grader's scenario rewritten on disk so that it reports what the student wants.
+"""Forged observation: the grader's scenario rewritten on disk so that it reports what the student
+wants.
 
 Class 1. The grading child imports the graders from a private copy that is read-only to the
 throwaway uid, checked after every test and put back.

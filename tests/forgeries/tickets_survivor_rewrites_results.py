@@ -1,4 +1,5 @@
-"""Escape from cleanup: buy() clones a process beside the grading child (CLONE_PARENT), which calls setsid and outlives the test to rewrite results.json.
+"""Escape from cleanup: buy() clones a process beside the grading child (CLONE_PARENT), which calls
+setsid and outlives the test to rewrite results.json.
 
 Class 2. Such a process is neither in the child's session nor below it in the process tree,
 and a subreaper hands it upwards. It waits until pytest has written the reports and writes

@@ -32,23 +32,17 @@ def run_children(targets: Sequence[Callable[[], object]]) -> list[int]:
     running or as a zombie.
     """
     processes: list[Process] = []
-    try:
-        # Start them all first, so the children really run concurrently.
-        for target in targets:
-            process = Process(target=target)
-            process.start()
-            processes.append(process)
-    finally:
-        # join() waits for the child and reaps it: no zombie is left behind.
-        # This also runs when a start() failed, so the children already
-        # started are reaped before the error propagates.
-        for process in processes:
-            process.join()
+    for target in targets:
+        process = Process(target=target)
+        process.start()
+        processes.append(process)
     exit_codes = []
     pending = {process.sentinel: process for process in processes}
     while pending:  # BUG: collects the codes as the children end, not in target order
         for sentinel in wait(list(pending)):
-            exit_codes.append(pending.pop(sentinel).exitcode)
+            process = pending.pop(sentinel)
+            process.join()  # reaped: no zombie, but its code goes where it ended
+            exit_codes.append(process.exitcode)
     for process in processes:
         process.close()  # release the process's resources (its sentinel fd)
     return exit_codes
