@@ -388,8 +388,29 @@ def by_exercise(tests: list[dict]) -> dict[str, dict]:
     return table
 
 
+def one_traceback_per_cause(tests: list[dict]) -> dict[str, str]:
+    """nodeid -> output, where a long section (a traceback, the stacks of a hang) that an
+    earlier test already shows word for word is replaced by a pointer to that test."""
+    seen: dict[str, str] = {}
+    outputs = {}
+    for t in tests:
+        blocks = t["output"].split("\n\n")
+        for i, block in enumerate(blocks):
+            title, _sep, body = block.partition(":\n")
+            if i == 0 or len(body) < 200:
+                continue
+            if block in seen:
+                blocks[i] = _("{section}: the same as in “{test}” above.").format(
+                    section=title, test=seen[block])
+            else:
+                seen[block] = t["name"]
+        outputs[t["nodeid"]] = "\n\n".join(blocks)
+    return outputs
+
+
 def results_json(g: Grading) -> dict:
     tests = scored_tests(g)
+    outputs = one_traceback_per_cause([t for t in tests if t["status"] == "failed"])
     return {
         "score": sum(t["points"] for t in tests if t["status"] == "passed"),
         "max_score": sum(t["points"] for t in tests),
@@ -401,7 +422,8 @@ def results_json(g: Grading) -> dict:
         # stable across languages (a gradebook keys on it, or on tags: the exercise)
         "tests": [
             {"name": t["name"], "score": t["points"] if t["status"] == "passed" else 0.0,
-             "max_score": t["points"], "status": t["status"], "output": t["output"],
+             "max_score": t["points"], "status": t["status"],
+             "output": outputs.get(t["nodeid"], t["output"]),
              "tags": [t["exercise"]],
              "extra_data": {"id": t["id"], "test": t["test"], "nodeid": t["nodeid"],
                             **{k: t[k] for k in ("schedules", "uncontrolled") if t.get(k)}},
