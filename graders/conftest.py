@@ -396,14 +396,15 @@ def one_traceback_per_cause(tests: list[dict]) -> dict[str, str]:
     for t in tests:
         blocks = t["output"].split("\n\n")
         for i, block in enumerate(blocks):
-            title, _sep, body = block.partition(":\n")
+            title, _sep, body = block.strip().partition(":\n")
+            key = block.strip()
             if i == 0 or len(body) < 200:
                 continue
-            if block in seen:
+            if key in seen:
                 blocks[i] = _("{section}: the same as in “{test}” above.").format(
-                    section=title, test=seen[block])
+                    section=title, test=seen[key])
             else:
-                seen[block] = t["name"]
+                seen[key] = t["name"]
         outputs[t["nodeid"]] = "\n\n".join(blocks)
     return outputs
 
