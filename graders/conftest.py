@@ -305,7 +305,9 @@ def student(request) -> harness.Student:
     s = harness.Student(exercise, g.impl, seed, g.probe(exercise), perturb=perturb)
     s.test_id = f"{exercise}-{request.node.name}"
     s.nodeid = request.node.nodeid
-    s.reports = g.results_path.parent
+    # schedules/ and timelines/ beside results.json; beside <student>.json, in <student>/
+    s.reports = (g.results_path.parent if g.results_path.name == "results.json"
+                 else g.results_path.parent / g.results_path.stem)
     replay = saved_schedule(request.config)
     if replay is not None and replay["nodeid"] == request.node.nodeid:
         s.replay = replay

@@ -126,8 +126,20 @@ def when(seconds: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(seconds or time.time()))
 
 
+TIMELINE = re.compile(r"(\S+/timelines/[^\s;]+\.html)")
+
+
+def timeline_link(output: str, page_dir: Path | None) -> str:
+    """The drawn interleaving a failure names (reports/timelines/...), as a link from the page."""
+    found = TIMELINE.search(output)
+    if not found or not Path(found.group(1)).exists():
+        return ""
+    target = Path(found.group(1)).resolve()
+    return os.path.relpath(target, page_dir) if page_dir else target.as_uri()
+
+
 def report_context(results: dict, *, title: str | None = None, back: str | None = None,
-                   graded_at: float | None = None) -> dict:
+                   graded_at: float | None = None, page_dir: Path | None = None) -> dict:
     """What report.html shows, from a results.json."""
     tests = list(results.get("tests") or [])
     extra = results.get("extra_data") or {}
@@ -141,7 +153,8 @@ def report_context(results: dict, *, title: str | None = None, back: str | None 
         failed.append({"name": t.get("name", "?"), "exercise": exercise_of(t),
                        "max_score": t.get("max_score", 0), "nodeid": (t.get("extra_data") or {})
                        .get("nodeid", ""), "hidden": t.get("visibility", "visible") != "visible",
-                       "message": message, "sections": sections, "anchor": f"test-{i}"})
+                       "message": message, "sections": sections, "anchor": f"test-{i}",
+                       "timeline": timeline_link(t.get("output", ""), page_dir)})
     score = float(results.get("score", 0))
     max_score = float(results.get("max_score", sum(float(t.get("max_score", 0))
                                                    for t in tests)))
@@ -194,7 +207,7 @@ def write_html(path: Path, html: str) -> Path:
 
 def write_report(results: dict, path: Path, **kwargs) -> Path:
     """The report page of `results` (a results.json's data) at `path`."""
-    return write_html(path, report_html(results, **kwargs))
+    return write_html(path, report_html(results, page_dir=Path(path).resolve().parent, **kwargs))
 
 
 def page_path(results_path: Path) -> Path:
