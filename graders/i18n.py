@@ -172,6 +172,15 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return _translation.ngettext(singular, plural, n)
 
 
+def install_jinja(env):
+    """Jinja2's i18n extension in `env`, over _() and ngettext() (newstyle: a template says
+    `{{ _("%(n)s tests", n=...) }}`, its placeholders filled after the translation, and a
+    literal percent sign is `%%`); `env` back."""
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(gettext=_, ngettext=ngettext, newstyle=True)
+    return env
+
+
 def N_(message: str) -> str:
     """Mark a phrase for the catalog without translating it here: a grading child returns it
     as data, and the grading process shows it through _()."""

@@ -13,33 +13,47 @@ Needs Jinja2 (a grading dependency); the plugin skips the page with one line wit
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import time
 from pathlib import Path
 
+from graders import i18n
+from graders.i18n import N_, _, ngettext
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
-STUCK = "where each thread was stuck"
-# The sections the graders append to a failure message (harness._section), in no order.
-SECTIONS = (STUCK, "traceback", "raised at", "your code printed", "stderr", "where")
-_SECTION = re.compile(r"\n\n(" + "|".join(re.escape(s) for s in SECTIONS) + r"):\n")
+STUCK = N_("where each thread was stuck")
+# The sections the graders append to a failure message (harness._section), in no order: their
+# titles in English or in the run's language (the grading translates them).
+SECTIONS = (STUCK, N_("traceback"), N_("raised at"), N_("your code printed"), N_("stderr"),
+            N_("where"))
 OPEN = {STUCK, "traceback", "raised at", "where"}  # shown unfolded
 
 
 def environment(*folders: Path):
-    """A Jinja2 environment over `folders` and graders/templates, escaping everything."""
+    """A Jinja2 environment over `folders` and graders/templates, escaping everything, with
+    Jinja2's i18n extension over graders.i18n (the templates say their texts through _())."""
     import jinja2
 
     env = jinja2.Environment(loader=jinja2.FileSystemLoader([*map(str, folders), str(TEMPLATES)]),
                              autoescape=True, undefined=jinja2.StrictUndefined,
                              trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+    i18n.install_jinja(env)
     env.filters["pts"] = points
+    env.filters["npoints"] = npoints
     return env
 
 
 def points(x) -> str:
     """12.0 -> "12", 1.5 -> "1.5"."""
     return f"{float(x or 0):g}"
+
+
+def npoints(x) -> str:
+    """1 -> "1 point", 2.5 -> "2.5 points", in the run's language."""
+    return ngettext("{n} point", "{n} points", 1 if float(x or 0) == 1 else 2).format(
+        n=points(x))
 
 
 def tone(score: float, max_score: float | None) -> str:
@@ -60,9 +74,16 @@ def percent(score: float, max_score: float | None) -> float:
 def feedback(output: str) -> tuple[str, list[dict]]:
     """A failure's text as (message, sections): each section a dict with title, text,
     stuck (the hang stacks) and open (shown unfolded)."""
-    parts = _SECTION.split((output or "").strip())
-    sections = [{"title": title, "text": text.strip("\n"), "stuck": title == STUCK,
-                 "open": title in OPEN}
+    key = {}  # a title as the output says it (English or translated) -> its English
+    for s in SECTIONS:
+        key.setdefault(_(s), s)
+        key[s] = s
+    pattern = re.compile(r"\n\n(" + "|".join(re.escape(t) for t in sorted(key, key=len,
+                                                                           reverse=True))
+                         + r"):\n")
+    parts = pattern.split((output or "").strip())
+    sections = [{"title": _(key[title]), "text": text.strip("\n"),
+                 "stuck": key[title] == STUCK, "open": key[title] in OPEN}
                 for title, text in zip(parts[1::2], parts[2::2], strict=True)]
     return parts[0].strip(), sections
 
@@ -113,13 +134,14 @@ def exercises(tests: list[dict]) -> list[dict]:
 def containment_text(c: dict | None) -> str:
     """What contained the student code, as the grading run's header says it."""
     if not c:
-        return "unknown"
-    text = " + ".join(c.get("rungs") or []) or "none"
+        return _("unknown")
+    text = " + ".join(c.get("rungs") or []) or _("none")
     if c.get("weak"):
-        text += " (WEAK: a process that leaves its session and the process tree can outlive " \
-                "its test)"
+        text += " " + _("(WEAK: a process that leaves its session and the process tree can "
+                        "outlive its test)")
     missing = c.get("not_available") or []
-    return text + (f"; not available: {'; '.join(missing)}" if missing else "")
+    return text + (_("; not available: {what}").format(what="; ".join(missing)) if missing
+                   else "")
 
 
 def when(seconds: float | None) -> str:
@@ -160,14 +182,16 @@ def report_context(results: dict, *, title: str | None = None, back: str | None 
                                                    for t in tests)))
     impl = extra.get("impl", "")
     if not tests:
-        verdict = "No test was graded."
+        verdict = _("No test was graded.")
     elif not failed:
-        verdict = f"Full marks: all {len(tests)} tests passed."
+        verdict = _("Full marks: all {n} tests passed.").format(n=len(tests))
     else:
-        verdict = f"{len(failed)} of {len(tests)} tests failed; each is explained below."
+        verdict = _("{failed} of {n} tests failed; each is explained below.").format(
+            failed=len(failed), n=len(tests))
     seed = extra.get("seed")
     return {
-        "title": title or f"Grade report: {Path(impl).name or 'submission'}",
+        "title": title or _("Grade report: {name}").format(name=Path(impl).name
+                                                             or _("submission")),
         "lang": str(extra.get("lang") or "en").replace("_", "-"),  # the feedback's language
         "back": back, "score": score, "max_score": max_score,
         "percent": percent(score, max_score), "tone": tone(score, max_score),
@@ -175,24 +199,42 @@ def report_context(results: dict, *, title: str | None = None, back: str | None 
         "exercises": exercises(tests), "tests": tests, "failed": failed,
         "passed": [t for t in tests if t.get("status") == "passed"],
         "stuck": sum(any(s["stuck"] for s in t["sections"]) for t in failed),
-        "facts": [(k, v) for k, v in [
-            ("graded", impl),
-            ("date", when(graded_at)),
-            ("took", f"{float(results['execution_time']):.1f} s"
+        # (key, label, value): the key (data-fact) is the same in every language
+        "facts": [(k, _(k), v) for k, v in [
+            (N_("graded"), impl),
+            (N_("date"), when(graded_at)),
+            (N_("took"), f"{float(results['execution_time']):.1f} s"
              if "execution_time" in results else ""),
-            ("seed", f"{seed} (replay: nox -s grade -- --seed {seed})" if seed is not None
-             else ""),
-            ("graders sha256", extra.get("graders_sha256", "")),
-            ("containment", containment_text(extra.get("containment")) if extra else ""),
-            ("python", extra.get("python", "")),
-            ("start methods", ", ".join(extra.get("start_methods") or [])),
+            (N_("seed"), _("{seed} (replay: nox -s grade -- --seed {seed})").format(seed=seed)
+             if seed is not None else ""),
+            (N_("graders sha256"), extra.get("graders_sha256", "")),
+            (N_("containment"), containment_text(extra.get("containment")) if extra else ""),
+            (N_("python"), extra.get("python", "")),
+            (N_("start methods"), ", ".join(extra.get("start_methods") or [])),
         ] if v],
     }
 
 
+@contextlib.contextmanager
+def speaking(lang: str | None):
+    """The page's texts in `lang` (the language its feedback is in: results.json's lang) while
+    rendering it, when it has a catalog; the language in force again afterwards."""
+    before = i18n.language
+    lang = i18n.normalize(lang) if lang else None
+    if not lang or lang == before:
+        yield
+        return
+    i18n.activate(lang)
+    try:
+        yield
+    finally:
+        i18n.activate(before)
+
+
 def report_html(results: dict, **kwargs) -> str:
-    return environment().get_template("report.html").render(**report_context(results,
-                                                                              **kwargs))
+    with speaking((results.get("extra_data") or {}).get("lang")):
+        return environment().get_template("report.html").render(**report_context(results,
+                                                                                  **kwargs))
 
 
 def write_html(path: Path, html: str) -> Path:

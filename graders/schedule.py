@@ -1017,6 +1017,26 @@ def word(complaint) -> str:
     return str(complaint)
 
 
+def strategy_words(name) -> str:
+    """A strategy's name as a record keeps it (found_by: "PCT depth 3, seed 7"), in the run's
+    language."""
+    import re
+
+    from graders.i18n import N_, _
+
+    for pattern, message in (
+            (r"no preemption", N_("no preemption")),
+            (r"one preemption, at step (?P<at>\d+)", N_("one preemption, at step {at}")),
+            (r"PCT depth (?P<depth>\d+), seed (?P<seed>-?\d+)",
+             N_("PCT depth {depth}, seed {seed}")),
+            (r"random walk, seed (?P<seed>-?\d+)", N_("random walk, seed {seed}")),
+            (r"replay", N_("replay")), (r"shrunk", N_("shrunk"))):
+        found = re.fullmatch(pattern, str(name or ""))
+        if found:
+            return _(message).format(**found.groupdict())
+    return str(name)
+
+
 def thread_names(ids) -> dict[int, str]:
     from graders.i18n import _
 
@@ -1153,11 +1173,15 @@ def timeline_page(record: dict) -> str:
 
     import jinja2
 
+    from graders import i18n
+
     events = record["events"]
     ids = sorted({e[1] for e in events})
     marked, diagnosis = conflict(events)
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(
         os.path.join(os.path.dirname(__file__), "templates")), autoescape=True)
+    i18n.install_jinja(env)  # its texts through _(), in the run's language
     return env.get_template("timeline.html").render(
         record=record, events=events, lanes=ids, marked=set(marked), diagnosis=diagnosis,
-        names=thread_names(ids))
+        names=thread_names(ids), lang=i18n.language.replace("_", "-"),
+        found_by=strategy_words(record.get("found_by")))

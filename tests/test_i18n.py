@@ -82,9 +82,18 @@ def test_every_message_has_a_chinese_translation():
                          + "\n".join(missing))
 
 
+PERCENT = re.compile(r"%\((\w+)\)[-#0 +]*\d*(?:\.\d+)?[a-zA-Z]")  # %(name)s, %(num)d
+
+
+class _Zeros(dict):
+    def __missing__(self, key):
+        return 0
+
+
 def test_translations_keep_every_placeholder():
     """A translation that drops, renames or adds a {placeholder}, changes its format spec or
-    breaks the braces would fail (or say something else) at .format() time."""
+    breaks the braces would fail (or say something else) at .format() time; one of a page's
+    template (Jinja2's newstyle gettext fills `%(name)s` placeholders with %) likewise."""
     wrong = []
     for m in catalog():
         if not m.id:
@@ -92,9 +101,19 @@ def test_translations_keep_every_placeholder():
         ids = m.id if isinstance(m.id, tuple) else (m.id,)
         strings = m.string if isinstance(m.string, tuple) else (m.string,)
         want = set().union(*(fields(i) for i in ids))
+        template = any(path.endswith(".html") for path, _line in m.locations)
+        want_percent = set().union(*(PERCENT.findall(i) for i in ids))
         for text in strings:
             if not text:
                 continue
+            if template:
+                try:
+                    text % _Zeros()
+                except (ValueError, TypeError) as e:
+                    wrong.append(f"{ids[0][:80]!r}: the translation does not %-format ({e})")
+                if set(PERCENT.findall(text)) != want_percent:
+                    wrong.append(f"{ids[0][:80]!r}: placeholders {sorted(want_percent)} "
+                                 f"became {sorted(PERCENT.findall(text))}")
             try:
                 got = fields(text)
             except ValueError as e:
