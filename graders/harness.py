@@ -159,12 +159,22 @@ def _dump_stacks(procs: list[psutil.Process], folder: Path) -> str:
     Processes stuck in the same place are shown once, with a count."""
     if not hasattr(signal, "SIGUSR1"):
         return ""
+    sizes = {path: path.stat().st_size for path in folder.glob("*.txt")}
     for p in procs:
         try:
             p.send_signal(signal.SIGUSR1)
         except psutil.Error:
             pass
-    time.sleep(0.3)
+    # Wait until the processes' faulthandlers have written (a loaded machine is slow to run
+    # them), at most 1.5 s: every file grown, and no file still growing.
+    deadline, last = time.monotonic() + 1.5, None
+    while time.monotonic() < deadline:
+        time.sleep(0.1)
+        now = {path: path.stat().st_size for path in folder.glob("*.txt")}
+        grown = sum(now[path] > sizes.get(path, 0) for path in now)
+        if grown >= len(procs) - 1 and now == last:  # the shim ignores SIGUSR1
+            break
+        last = now
     groups: dict[str, list[str]] = {}
     for path in sorted(folder.glob("*.txt")):  # named by pids as each process sees its own
         text = _read(path, 3000).strip()

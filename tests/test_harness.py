@@ -73,7 +73,7 @@ def test_a_hang_times_out_shows_stacks_and_leaves_nothing_running(tmp_path):
     pids = Path(tempfile.mkdtemp(prefix="kit-pids-"))  # outside pytest's private tmp folder
     os.chmod(pids, 0o777)  # writable whoever the grading child runs as (a throwaway uid)
     g = kit.grade(impl, "-k", "test_find_and_buy", modules=["tickets"],
-                  env={"GRADER_TIMEOUT_SCALE": "0.1", "HANG_PIDS": str(pids)})
+                  env={"GRADER_TIMEOUT_SCALE": "0.3", "HANG_PIDS": str(pids)})
     [test] = g.results["tests"]
     assert test["status"] == "failed"
     assert "timed out after" in test["output"]
