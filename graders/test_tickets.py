@@ -254,7 +254,10 @@ def test_defaults_and_failed_write(student):
     if not isinstance(sold, dict) or sorted(sold) != ["ann", "bob", "cy"]:
         fail(_("sell(['ann', 'bob', 'cy'], db) with the default latency returned {sold!r}; "
                "expected a dict with the three names.").format(sold=sold))
-    if sorted(v is True for v in sold.values()) != [False, True, True] or r["after"] != 0:
+    trues = sum(v is True for v in sold.values())
+    # Three True (oversold) is a race, which test_no_ticket_sold_twice judges by design;
+    # here, with free-running buyers, it would show one run in several.
+    if trues < 2 or (trues == 2 and r["after"] != 0):
         fail(_("sell() of 2 tickets to 3 buyers with the default latency returned {sold} and "
                "left ticket_num {left!r}; expected two True, one False and 0 left. Does "
                "network_latency() just sleep a few milliseconds?").format(sold=sold,
@@ -289,7 +292,9 @@ def test_sell_failed_buyer(student):
         fail(_("latency() was called {calls} times for {buyers} buyers: sell() must pass "
                "`latency` on to every buy(), which calls it once.").format(
             calls=r["calls"], buyers=FAILING_BUYERS))
-    if r["left"] != FAILING_TICKETS - FAILING_BUYERS + 1:
+    # Fewer tickets left than sold means the failed buy() wrote; more means lost updates, a
+    # race that test_no_ticket_sold_twice judges (here it would pass or fail by chance).
+    if not isinstance(r["left"], int) or r["left"] < FAILING_TICKETS - FAILING_BUYERS + 1:
         fail(_("after {who}, ticket_num is {left!r}; expected {expected}: the {others} other "
                "buyers each bought one, and a buy() whose latency() raised changes "
                "nothing.").format(who=who, left=r["left"],
