@@ -64,8 +64,9 @@ class Outcome:
     stacks: str = ""
     seconds: float = 0.0
     busy: tuple[float, float] | None = None  # on a timeout: CPU s used in the last s seen
-    # seen by the grader from the OS: processes and threads created in the child's PID
-    # namespace over its life (None without a namespace), the shim and the worker not counted
+    # seen by the grader from the OS, when the test asked (checks={"count_tasks": True}):
+    # processes and threads created in the child's PID namespace over its life (None without
+    # a namespace, or unasked), the shim and the worker not counted
     tasks_started: int | None = None
     pid: int = 0  # the grading child's (unshare's when contained), for bench/bench.py
 
@@ -515,7 +516,8 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                         ready = select.select([ready_r], [], [], WATCH_EVERY)[0]
                         if ready:  # "result written", or the worker's end closed unsaid
                             if os.read(ready_r, 1):
-                                started_so_far = tasks_started(proc)
+                                if (checks or {}).get("count_tasks"):  # an exec: only
+                                    started_so_far = tasks_started(proc)  # if asked
                                 left = processes_left(_worker(proc), LIMITS["leak_grace"])
                                 deadline = min(deadline, time.monotonic() + 10 * SCALE)
                             os.close(go_w)

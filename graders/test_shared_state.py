@@ -58,7 +58,7 @@ def test_threads_count_exactly(student):
 def test_processes_count_exactly(student, start_method):
     """count_with_processes adds up every process's count in shared memory"""
     r = student.run(sc.processes_count, PROCS, PER_PROC, start_method=start_method,
-                    perturb=True, what="count_with_processes()")
+                    perturb=True, checks={"count_tasks": True}, what="count_with_processes()")
     expected = PROCS * PER_PROC
     call = _("count_with_processes({procs}, {per}) under {method}").format(
         procs=PROCS, per=PER_PROC, method=start_method)
