@@ -255,12 +255,12 @@ def main() -> None:
     # No working directory on sys.path (Python < 3.11 has no PYTHONSAFEPATH): a file that
     # student code writes there must never be imported as one of the grader's modules.
     sys.path[:] = [p for p in sys.path if p not in ("", ".")]
-    from graders import contain
+    from graders import _enter  # not graders.contain: its imports would slow every child
 
-    contain.enter(request.get("contain", {}))  # still root, PID 1: cgroup and mounts
+    _enter.enter(request.get("contain", {}))  # still root, PID 1: cgroup and mounts
     shield()  # stack dumps on SIGUSR1 were installed by sitecustomize (graders/_boot)
     make_subreaper()
-    contain.drop_privileges(request.get("contain", {}))  # the worker: the throwaway uid
+    _enter.drop_privileges(request.get("contain", {}))  # the worker: the throwaway uid
     set_limits(request.get("limits", {}))
     import multiprocessing
 
