@@ -662,8 +662,8 @@ class Student:
         (a primitive it does not model): the test then judges by its stress run instead."""
         from graders import schedule
 
-        self.notes.append(("schedules", {k: r.get(k) for k in
-                                         ("schedules", "k", "n", "bound", "pct_runs")}))
+        self.notes.append(("schedules", {k: r.get(k) for k in ("schedules", "executions", "k",
+                                                               "n", "bound", "pct_runs")}))
         if self.replay is not None:
             replayed = r.get("replayed") or {}
             if replayed.get("diverged"):

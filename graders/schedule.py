@@ -169,6 +169,9 @@ class Scheduler:
         self.clock = 0.0
         self.steps = 0
         self.choices: list[int] = []  # the task chosen at each decision
+        # what each decision saw: ((task, runnable?) of the candidates, the running task or
+        # -1, steps so far); with the choices, enough to know a strategy's schedule unrun
+        self.seen: list[tuple] = []
         self.decided_by: list[int] = []  # the task that was running at each decision
         self.preempts: list[int] = []  # the decisions that switched away from a runnable task
         self.events: list[list] = []  # [step, task, kind, where, label, value]
@@ -294,6 +297,8 @@ class Scheduler:
                     t.error = Deadlock(self.problem)
                     t.state = RUNNABLE
                 ready = stuck
+            self.seen.append((tuple((t.id, t.state == RUNNABLE) for t in ready),
+                              -1 if done else me.id, self.steps))
             nxt = self.strategy.choose(ready, None if done else me, self.steps, len(self.choices))
             self._wake_up(nxt)
             if nxt is not me and not done and me.state == RUNNABLE:
@@ -878,9 +883,66 @@ def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = 
     problem = "" if s.problem == "finished" else s.problem
     return {**outcome, "steps": s.steps, "threads": len(s.tasks), "choices": s.choices,
             "events": s.events, "digest": s.digest(), "problem": problem,
-            "decided_by": s.decided_by, "preempted_at": s.preempts,
+            "decided_by": s.decided_by, "preempted_at": s.preempts, "seen": s.seen,
             "preemptions": len(s.preempts), "virtual_s": s.clock,
             "diverged": getattr(strategy, "diverged", ""), "strategy": strategy.name}
+
+
+class _Seen:
+    """A candidate as a strategy sees it, in a schedule known without running it."""
+
+    def __init__(self, tid: int):
+        self.id, self.state, self.priority = tid, RUNNABLE, 0.0
+
+
+class Known:
+    """The schedules already run, as a tree of decisions: a strategy whose choices lead only
+    through known decisions to a known end would run a schedule that ran before, so its
+    outcome is known without running it again (student code is deterministic under a fixed
+    schedule; that is what replay relies on, and a run that contradicts the tree switches
+    the tree off). Many PCT samples of a small program are the same schedule: each still
+    counts as a sample towards the PCT bound, it just costs nothing."""
+
+    def __init__(self):
+        self.root: dict = {}
+        self.off = False
+
+    def add(self, run: dict) -> None:
+        node = self.root
+        for seen, choice in zip(run["seen"], run["choices"], strict=True):
+            if "end" in node or node.setdefault("seen", seen) != seen:
+                self.off = True  # the same choices met another situation: nondeterminism
+                return
+            node = node.setdefault("next", {}).setdefault(choice, {})
+        if node.get("seen"):
+            self.off = True
+        node["end"] = True
+
+    def knows(self, strategy) -> bool:
+        """Would `strategy` (a copy of it: choosing changes a strategy) run a known one?"""
+        if self.off:
+            return False
+        import copy
+
+        strategy, node, tasks = copy.deepcopy(strategy), self.root, {}
+        decision = 0
+        while "end" not in node:
+            if "seen" not in node:
+                return False
+            candidates, me_id, steps = node["seen"]
+            ready = []
+            for tid, runnable in candidates:
+                t = tasks.setdefault(tid, _Seen(tid))
+                t.state = RUNNABLE if runnable else BLOCKED
+                ready.append(t)
+            me = tasks.setdefault(me_id, _Seen(me_id)) if me_id >= 0 else None
+            if me is not None and me_id not in {t.id for t in ready}:
+                me.state = BLOCKED
+            node = node["next"].get(strategy.choose(ready, me, steps, decision).id)
+            if node is None:
+                return False
+            decision += 1
+        return True
 
 
 def schedules_for(n: int, k: int, depth: int = 2, target: float = 0.99) -> int:
@@ -893,19 +955,32 @@ def explore(body, check, prefix: str, module=None, seed: int = 0, budget: float 
             replay: list[int] | None = None) -> dict:
     """Search schedules of body() for one where check(outcome) returns a complaint.
 
-    Returns {"found": the shrunk failing schedule or None, "schedules": how many ran, "k",
-    "n", "bound" (the PCT guarantee reached for depth-2 bugs), "uncontrolled": why control
-    was given up, if it was}."""
+    Returns {"found": the shrunk failing schedule or None, "schedules": how many the search
+    tried, "executions": how many of them (and of the shrinking) really ran (a schedule that
+    already passed is known, see Known), "k", "n", "bound" (the PCT guarantee reached for
+    depth-2 bugs), "uncontrolled": why control was given up, if it was}."""
     started = _time.monotonic()
     watchdog = Watchdog()
+    known = Known()
 
     def attempt(strategy):
         attempt.runs += 1
         r = run_schedule(body, strategy, prefix, module, watchdog)
         r["complaint"] = check(r)
+        if not r["complaint"] and not r["problem"]:
+            known.add(r)
         return r
 
+    def sample(strategy):
+        """A schedule of the search: run it, unless the same one passed before."""
+        sample.count += 1
+        if known.knows(strategy):
+            return {"complaint": None, "problem": "", "known": True}
+        return attempt(strategy)
+
     attempt.runs = 0
+    sample.count = 0
+    attempt.sample = sample
     try:
         return _explore(attempt, seed, budget, replay, started)
     finally:
@@ -915,12 +990,13 @@ def explore(body, check, prefix: str, module=None, seed: int = 0, budget: float 
 def _explore(attempt, seed, budget, replay, started) -> dict:
     if replay is not None:
         r = attempt(Replay(replay))
-        return {"found": r if r["complaint"] else None, "schedules": 1, "replayed": r,
-                "k": r["steps"], "n": r["threads"], "bound": 0.0, "uncontrolled": r["problem"]}
+        return {"found": r if r["complaint"] else None, "schedules": 1, "executions": 1,
+                "replayed": r, "k": r["steps"], "n": r["threads"], "bound": 0.0,
+                "uncontrolled": r["problem"]}
     first = attempt(Sticky())
     k, n = max(first["steps"], 1), max(first["threads"], 1)
-    summary = {"k": k, "n": n, "schedules": 1, "bound": 0.0, "uncontrolled": "",
-               "pct_needed": schedules_for(n, k)}
+    summary = {"k": k, "n": n, "schedules": 1, "executions": 1, "bound": 0.0,
+               "uncontrolled": "", "pct_needed": schedules_for(n, k)}
     if first["problem"] and not first["problem"].startswith("deadlock"):
         summary["uncontrolled"] = first["problem"]  # what ran free proves nothing either way
         summary.update(found=None, seconds=round(_time.monotonic() - started, 3))
@@ -932,13 +1008,13 @@ def _explore(attempt, seed, budget, replay, started) -> dict:
     while failing is None and _time.monotonic() - started < budget:
         if plans:
             strategy = plans.pop(0)
-        elif rng.random() < 0.9:
-            depth = 2 if rng.random() < 0.8 else 3
+        elif rng.random() < 0.95:  # PCT, mostly depth 2; one schedule in 20 a random walk
+            depth = 2 if rng.random() < 0.9 else 3
             strategy = PCT(rng.randrange(2**31), depth, k)
             pct_runs += depth == 2
         else:
             strategy = RandomWalk(rng.randrange(2**31))
-        r = attempt(strategy)
+        r = attempt.sample(strategy)
         if r["problem"] and not r["problem"].startswith("deadlock"):
             summary["uncontrolled"] = r["problem"]
             break
@@ -948,7 +1024,8 @@ def _explore(attempt, seed, budget, replay, started) -> dict:
             break
     p = 1.0 / (n * k)
     summary["bound"] = 1 - (1 - p) ** pct_runs
-    summary["schedules"] = attempt.runs
+    summary["schedules"] = attempt.sample.count + 1  # the first, unpreempted one too
+    summary["executions"] = attempt.runs  # of them, or to shrink one, really run
     summary["pct_runs"] = pct_runs
     summary["seconds"] = round(_time.monotonic() - started, 3)
     if failing is not None:
@@ -999,6 +1076,7 @@ def plain(summary: dict) -> dict:
         run = out.get(key)
         if run:
             run = dict(run)
+            run.pop("seen", None)
             if "value" in run:
                 run["value"] = _show(run["value"])
             out[key] = run
