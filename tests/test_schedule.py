@@ -96,6 +96,39 @@ def test_correct_code_is_never_blamed(tmp_path):
     assert r["bound"] >= 0.99 and r["schedules"] >= r["pct_needed"]
 
 
+def test_a_schedule_that_passed_is_known_not_rerun(tmp_path):
+    """Known: a PCT sample that repeats a schedule already run counts without running; every
+    schedule it calls known is one that really ran and passed."""
+    mod, prefix = module(tmp_path, "locked", COUNTERS["locked"])
+    ran = []
+    real = schedule.run_schedule
+
+    def spy(body, strategy, *args, **kwargs):
+        r = real(body, strategy, *args, **kwargs)
+        ran.append(tuple(r["choices"]))
+        return r
+
+    schedule.run_schedule = spy
+    try:
+        r = schedule.explore(lambda: mod.run(2, 2), total_is(4), prefix, module=mod, seed=3,
+                             budget=20)
+    finally:
+        schedule.run_schedule = real
+    assert r["found"] is None and r["bound"] >= 0.99, r
+    assert r["executions"] == len(ran) == len(set(ran)) < r["schedules"], r
+
+    # Fed a schedule, the tree knows the strategy that makes it, and only that one.
+    known = schedule.Known()
+    first = schedule.run_schedule(lambda: mod.run(2, 2), schedule.Sticky(), prefix, mod)
+    known.add(first)
+    assert known.knows(schedule.Sticky())
+    assert not known.knows(schedule.PreemptOnce(2, 0))
+    # The same choices meeting another situation (code that is not deterministic) turn it off.
+    other = dict(first, seen=[((9, True),), *first["seen"][1:]])
+    known.add(other)
+    assert known.off and not known.knows(schedule.Sticky())
+
+
 def test_lock_order_cycle_is_a_deadlock(tmp_path):
     mod, prefix = module(tmp_path, "cycle", """
         import threading
