@@ -102,13 +102,15 @@ def restore(files: dict[Path, bytes]) -> list[str]:
 
 def _site(stacks: Path, perturb: list | None) -> Path:
     """A read-only folder for one grading child, first on its PYTHONPATH: sitecustomize.py
-    and its site.json (where stacks go, whether spawned processes are perturbed), so that
-    no instrument of the grader has to live in the environment."""
+    and its site.txt (where stacks go, whether spawned processes are perturbed: fields
+    separated by NUL, read without json), so that no instrument of the grader has to live in
+    the environment."""
     site = CHILD_ROOT / f"site-{secrets.token_hex(6)}"
     site.mkdir(mode=0o755)
     shutil.copy(CHILD_ROOT / "graders" / "_boot" / "sitecustomize.py", site)
-    (site / "site.json").write_text(json.dumps({"stacks": str(stacks), "perturb": perturb}))
-    for name in ("sitecustomize.py", "site.json"):
+    fields = [str(stacks)] + ([str(perturb[0]), str(int(perturb[1]))] if perturb else [])
+    (site / "site.txt").write_bytes(b"\0".join(os.fsencode(f) for f in fields))
+    for name in ("sitecustomize.py", "site.txt"):
         os.chmod(site / name, 0o644)
     return site
 

@@ -139,10 +139,11 @@ def test_orphan_gives_up(student):
         fail(_("orphan() returned {value}; expected the grandchild G's pid (an int).").format(
             value=g))
     if r["report"] is not None:
-        fail(_("C was kept alive for {hold:g} s after forking G (by the graders), so G was not "
-               "re-parented within 5 s, yet G wrote {report!r} to the report: G must poll for "
-               "at most 5 s, then give up, write nothing and exit 1.").format(
-            hold=hold, report=r["report"]))
+        fail(_("C was kept alive after forking G (by the graders, for {held:g} s, until G "
+               "ended or {hold:g} s had passed), so G was not re-parented while it waited, yet "
+               "G wrote {report!r} to the report: G must write it only once re-parented, and "
+               "poll for at most 5 s, then give up, write nothing and exit 1.").format(
+            held=r["held"], hold=hold, report=r["report"]))
     if r["g_still_running"]:
         fail(_("G was still running {hold:g} s after C forked it and 2 s after C ended: when "
                "it is not re-parented within 5 s, G must give up and exit 1.").format(
@@ -160,5 +161,6 @@ def test_orphan_gives_up(student):
 DESIGN_WAIT = {
     "test_run_children": sc.LINGER,  # the target that returns works LINGER s past the barrier
     "test_orphan": sc.C_LINGER,  # C lives C_LINGER s after forking G; orphan() reaps it then
-    "test_orphan_gives_up": sc.C_HOLD,  # C is held C_HOLD s: G gives up after 5, C is reaped
+    # C is held until G has ended (G gives up after G_LIMIT s, the contract's 5), then reaped
+    "test_orphan_gives_up": sc.G_LIMIT,
 }

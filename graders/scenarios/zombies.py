@@ -149,7 +149,9 @@ def children_codes() -> dict:
 
 REPORT = re.compile(r"(\d+) (\d+)")
 C_LINGER = 0.15  # how long C lives on after forking G
+G_LIMIT = 5.0  # the contract: G waits (polling) at most this long to be re-parented
 C_HOLD = 5.75  # ... in orphan_not_reparented: longer than the 5 s G may wait to be re-parented
+# (C is let go sooner once G has ended: a G that gave up, or wrote too early, settles the test)
 _WATCHING = [False]  # the report-open audit hook is installed in this process (or inherited)
 
 
@@ -190,6 +192,69 @@ def _watch_report(report: str, notes: str) -> None:
             pass
 
     sys.addaudithook(hook)
+
+
+def _ended(pids: list[int], deadline: float) -> None:
+    """Return once every process in `pids` (children of this one) has ended, or at `deadline`
+    (time.monotonic()), whichever comes first, without reaping any: each stays a zombie for
+    its next parent to reap. The kernel tells (a pidfd becomes readable when its process
+    ends); where pidfds are missing, waitid(WNOWAIT) is asked every 5 ms."""
+    import select
+
+    fds: dict[int, int | None] = {}
+    for pid in pids:
+        try:
+            fds[pid] = os.pidfd_open(pid)
+        except AttributeError:  # no pidfd on this platform
+            fds[pid] = None
+        except OSError:  # already gone (reaped): nothing to wait for
+            pass
+    try:
+        while fds and (left := deadline - time.monotonic()) > 0:
+            opened = [fd for fd in fds.values() if fd is not None]
+            if opened:
+                ready, _, _ = select.select(opened, [], [], left)
+                for pid, fd in list(fds.items()):
+                    if fd in ready:
+                        os.close(fds.pop(pid))
+            for pid in [p for p, fd in fds.items() if fd is None]:
+                try:
+                    if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT):
+                        del fds[pid]
+                except (AttributeError, ChildProcessError):  # not ours to wait for
+                    del fds[pid]
+            if fds and not opened:
+                time.sleep(0.005)
+    finally:
+        for fd in fds.values():
+            if fd is not None:
+                os.close(fd)
+
+
+def _hold_c_until_g_ends(me: int, hold: float, notes: str) -> None:
+    """Runs in every process that forks from here, after the fork: C (our child) is held
+    after forking G until G has ended or `hold` s have passed, whichever comes first, so G is
+    not re-parented while it may still be waiting (at most 5 s). Once G has ended, the test
+    is settled (it gave up, or it wrote its report while C was its parent), and C is let go
+    at once. How long C was held is noted in `notes`."""
+    if os.getppid() != me:
+        return
+    import psutil
+
+    started = time.monotonic()
+    try:
+        children = [p.pid for p in psutil.Process().children()]
+    except psutil.Error:
+        children = []
+    if children:
+        _ended(children, started + hold)
+    else:  # G not seen (it cannot be): hold C the whole time
+        time.sleep(hold)
+    try:
+        with open(os.path.join(notes, f"held-{os.getpid()}"), "w") as f:
+            f.write(f"{time.monotonic() - started:.2f}")
+    except OSError:
+        pass
 
 
 def _forks(folder: str) -> dict[int, int]:
@@ -266,8 +331,9 @@ def orphan_run() -> dict:
 
 
 def orphan_not_reparented() -> dict:
-    """orphan() whose C is held alive for C_HOLD s after forking G (by an at-fork hook), so G
-    is not re-parented within 5 s: G must give up, write nothing and exit 1."""
+    """orphan() whose C is held alive after forking G (by an at-fork hook) until G has ended,
+    for at most C_HOLD s, so G is not re-parented within 5 s: G must give up, write nothing
+    and exit 1."""
     import psutil
     import zombies
 
@@ -275,13 +341,22 @@ def orphan_not_reparented() -> dict:
 
     me = os.getpid()
     folder = tempfile.mkdtemp(dir=".")
+    notes = tempfile.mkdtemp(dir=".")
     report = os.path.join(folder, "report.txt")
-    os.register_at_fork(after_in_parent=functools.partial(_hold_c, me, C_HOLD))
+    os.register_at_fork(after_in_parent=functools.partial(_hold_c_until_g_ends, me, C_HOLD,
+                                                          notes))
     started = time.monotonic()
     g = zombies.orphan(report)
+    held = []
+    for name in os.listdir(notes):
+        try:
+            held.append(float(open(os.path.join(notes, name)).read()))
+        except (OSError, ValueError):
+            pass
     out: dict = {"returned": g if type(g) is int else repr(g),
                  "seconds": round(time.monotonic() - started, 2),
-                 "linux": sys.platform.startswith("linux"), "hold": C_HOLD}
+                 "linux": sys.platform.startswith("linux"), "hold": C_HOLD,
+                 "held": max(held, default=C_HOLD)}
     status = None
     valid = type(g) is int and g > 0
     deadline = time.monotonic() + 2.0  # G gave up (or was re-parented) before C was let go
