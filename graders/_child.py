@@ -8,7 +8,8 @@ writes one JSON request line on its stdin and waits. The child:
    pytest); the worker below makes itself a child subreaper (Linux), so processes orphaned
    by student code come back to it, and sets the OS limits. Stack dumps on SIGUSR1 were
    installed at start-up by graders/_boot/sitecustomize.py;
-3. puts the implementation folder first on sys.path, sets the multiprocessing start method;
+3. sets the multiprocessing start method (when the request names one), imports the scenario,
+   puts the implementation folder first on sys.path;
 4. calls the scenario (a function in graders/scenarios/), which calls the student code and
    returns plain data (JSON) describing what it observed;
 5. checks what the student code left behind (threads, processes, zombies, listening sockets);
@@ -28,7 +29,10 @@ import signal
 import sys
 import threading
 import time
-import traceback
+
+# Imported only when needed, so that a child pays only for what it uses: traceback (when
+# student code raised), multiprocessing (when the request sets a start method, or the scenario
+# imports it), ctypes (Linux: prctl), resource (the limits).
 
 
 def make_subreaper() -> bool:
@@ -43,6 +47,10 @@ def make_subreaper() -> bool:
 
 def _student_frames(tb, impl: str) -> str:
     """The traceback, keeping only frames from the implementation folder when there are any."""
+    try:
+        traceback = trusted_import("traceback")
+    except Exception:  # noqa: BLE001 - e.g. MemoryError under RLIMIT_AS: the status stands
+        return ""
     frames = traceback.extract_tb(tb)
     mine = [f for f in frames if os.path.abspath(f.filename).startswith(impl + os.sep)]
     return "".join(traceback.format_list(mine or frames))
@@ -262,9 +270,9 @@ def main() -> None:
     make_subreaper()
     _enter.drop_privileges(request.get("contain", {}))  # the worker: the throwaway uid
     set_limits(request.get("limits", {}))
-    import multiprocessing
+    if request.get("start_method"):  # else not imported here: a scenario needing it imports it
+        import multiprocessing
 
-    if request.get("start_method"):
         multiprocessing.set_start_method(request["start_method"], force=True)
     module_name, func_name = request["scenario"].split(":")
     scenario = getattr(importlib.import_module(module_name), func_name)

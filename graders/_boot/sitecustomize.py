@@ -1,12 +1,14 @@
 """Loaded by every Python process that the graders start, directly or through student code.
 
-The harness copies this file, with a `site.json` beside it, into a read-only folder of its own
+The harness copies this file, with a `site.txt` beside it, into a read-only folder of its own
 for each grading child and puts that folder first on the child's PYTHONPATH, so processes that
 multiprocessing spawns (spawn, forkserver) load it too, and forked ones inherit what it set up.
-Nothing is in the environment: `site.json` says where each process dumps the stacks of all its
+Nothing is in the environment: `site.txt` says where each process dumps the stacks of all its
 threads on SIGUSR1 (<folder>/<pid>.txt: how a timeout shows where every process was stuck),
 and whether student code is perturbed (graders/_perturb.py; the grading child itself installs
-that from its request). Kept small: every spawned process pays for its imports.
+that from its request). Kept small: every spawned process pays for its imports (no json:
+site.txt is the stacks folder, then the implementation folder and the seed when perturbed,
+separated by NUL characters, which no path holds).
 """
 
 import os
@@ -20,20 +22,27 @@ def install_stack_dumps() -> None:
     """On SIGUSR1, write every thread's stack to <stacks>/<pid>.txt."""
     global _stack_file
     import faulthandler
-    import signal
+
+    try:
+        from _signal import SIGUSR1  # what `signal` re-exports, without its enum classes
+    except ImportError:  # pragma: no cover - not CPython
+        from signal import SIGUSR1
 
     _stack_file = open(os.path.join(_config["stacks"], f"{os.getpid()}.txt"), "w")
-    faulthandler.register(signal.SIGUSR1, file=_stack_file, all_threads=True)
+    faulthandler.register(SIGUSR1, file=_stack_file, all_threads=True)
 
 
 def _load() -> dict:
-    import json
-
     try:
-        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "site.json")) as f:
-            return json.load(f)
-    except (OSError, ValueError):
+        with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "site.txt"),
+                  "rb") as f:
+            fields = [os.fsdecode(field) for field in f.read().split(b"\0")]
+    except OSError:
         return {}
+    config: dict = {"stacks": fields[0], "perturb": None}
+    if len(fields) == 3:
+        config["perturb"] = [fields[1], fields[2]]
+    return config
 
 
 _config = _load()
