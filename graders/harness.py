@@ -10,8 +10,10 @@ Limits live in LIMITS, in one place, and are printed in the report header.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import py_compile
 import re
 import secrets
 import select
@@ -74,21 +76,48 @@ class Outcome:
 def use_copy_of_graders(folder: Path) -> dict[Path, bytes]:
     """Grading children import the graders from a private copy in `folder`, so student code
     that rewrites a grader file can only touch that copy (which is checked and put back
-    after every test). Returns the copy's files and contents."""
+    after every test), byte-compiled once here (_precompile). Returns the copy's files, the
+    compiled ones included, and their contents."""
     global CHILD_ROOT
     shutil.copytree(KIT / "graders", folder / "graders",  # children never translate: no locale
                     ignore=shutil.ignore_patterns("__pycache__", "test_*.py", "conftest.py",
                                                   "locale"))
     os.chmod(folder, 0o755)  # readable, never writable, by the throwaway uid
     CHILD_ROOT = folder
-    return {p: p.read_bytes() for p in sorted((folder / "graders").rglob("*.py"))}
+    _precompile(folder / "graders")
+    return {p: p.read_bytes() for p in _watched_files(folder / "graders")}
+
+
+def _precompile(graders: Path) -> None:
+    """Compile the copy's modules into its __pycache__, as the grader, once per run: else
+    every grading child compiles _child.py, schedule.py and its scenario from source (10-20
+    ms), because it cannot write the cache (the throwaway uid) or may not
+    (PYTHONDONTWRITEBYTECODE, which stops writing only, not reading). Checked-hash .pyc
+    files: a child uses one only while its source is byte for byte the one compiled, whatever
+    the files' times (restore() rewrites sources); restore() checks and puts them back too."""
+    if sys.pycache_prefix:  # the children would look for them elsewhere
+        return
+    for path in sorted(graders.rglob("*.py")):
+        try:
+            py_compile.compile(str(path), doraise=True,
+                               invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+        except (py_compile.PyCompileError, OSError):
+            continue  # children compile it from source, as before
+    for cache in graders.rglob("__pycache__"):
+        os.chmod(cache, 0o755)
+
+
+def _watched_files(graders: Path) -> list[Path]:
+    """The files of the graders' copy that restore() checks: sources and compiled modules."""
+    return sorted(set(graders.rglob("*.py")) | set(graders.rglob("*.pyc")))
 
 
 def restore(files: dict[Path, bytes]) -> list[str]:
-    """Put files back as they were; name the ones that had changed (or appeared)."""
+    """Put files back as they were, compiled modules (.pyc) too; name the ones that had
+    changed (or appeared)."""
     folder = CHILD_ROOT / "graders"
     changed = []
-    for path in sorted(set(folder.rglob("*.py")) | set(files)):
+    for path in sorted(set(_watched_files(folder)) | set(files)):
         now = path.read_bytes() if path.exists() else None
         if now != files.get(path):
             changed.append(path.relative_to(CHILD_ROOT).as_posix())
@@ -107,7 +136,14 @@ def _site(stacks: Path, perturb: list | None) -> Path:
     the environment."""
     site = CHILD_ROOT / f"site-{secrets.token_hex(6)}"
     site.mkdir(mode=0o755)
-    shutil.copy(CHILD_ROOT / "graders" / "_boot" / "sitecustomize.py", site)
+    source = CHILD_ROOT / "graders" / "_boot" / "sitecustomize.py"
+    shutil.copy(source, site)
+    compiled = Path(importlib.util.cache_from_source(str(source)))
+    if not sys.pycache_prefix and compiled.exists():  # every spawned process loads it
+        cache = Path(importlib.util.cache_from_source(str(site / "sitecustomize.py")))
+        cache.parent.mkdir(mode=0o755)
+        shutil.copy(compiled, cache)
+        os.chmod(cache, 0o644)
     fields = [str(stacks)] + ([str(perturb[0]), str(int(perturb[1]))] if perturb else [])
     (site / "site.txt").write_bytes(b"\0".join(os.fsencode(f) for f in fields))
     for name in ("sitecustomize.py", "site.txt"):

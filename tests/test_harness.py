@@ -105,3 +105,29 @@ def test_seed_is_reported_and_step_summary_written(tmp_path):
 
 def test_no_grading_child_is_left_behind():
     assert kit.leftovers() == []  # from any grading this test session started
+
+
+def test_the_graders_copy_is_precompiled_and_a_doctored_pyc_is_put_back(tmp_path):
+    """Children import the graders' copy from .pyc files the grader compiled (checked-hash:
+    valid whatever PYTHONDONTWRITEBYTECODE says); restore() checks them like the sources."""
+    import importlib.util
+
+    from graders import harness
+
+    saved = harness.CHILD_ROOT
+    try:
+        files = harness.use_copy_of_graders(tmp_path)
+        child = tmp_path / "graders" / "_child.py"
+        cached = Path(importlib.util.cache_from_source(str(child)))
+        assert cached in files and files[cached][4:8] == b"\x03\x00\x00\x00"  # checked hash
+        assert harness.restore(files) == []
+        cached.write_bytes(cached.read_bytes()[:16] + b"doctored")
+        planted = cached.with_name("planted.cpython-311.pyc")
+        planted.write_bytes(b"planted")
+        assert harness.restore(files) == [
+            "graders/__pycache__/_child." + cached.name.split(".", 1)[1],
+            "graders/__pycache__/planted.cpython-311.pyc"]
+        assert cached.read_bytes() == files[cached] and not planted.exists()
+        assert harness.restore(files) == []
+    finally:
+        harness.CHILD_ROOT = saved
