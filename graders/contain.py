@@ -94,7 +94,10 @@ def probe(disabled: bool = False) -> Containment:
     unshare = shutil.which("unshare") or ""
     if not unshare:
         return Containment(why_not=("no util-linux `unshare` on PATH",))
-    if not _works([unshare, *UNSHARE, sys.executable, "-c", "pass"]):
+    # A program that does nothing proves the namespace, /proc mount and kill-child work as
+    # well as an interpreter would, without one's start (~70 ms per pytest process here).
+    true = shutil.which("true")
+    if not _works([unshare, *UNSHARE, *([true] if true else [sys.executable, "-c", "pass"])]):
         why.append("`unshare --pid` is refused here (no root, no user namespaces, or a "
                    "seccomp profile)")
         return Containment(why_not=tuple(why))
