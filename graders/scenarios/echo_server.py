@@ -27,6 +27,7 @@ from graders.scenarios.common import plain
 
 SUFFIX = b"jack, my_lover"  # the contract's SUFFIX: the grader does not trust the student's
 CPU_WINDOW = 0.2  # seconds over which a thread's CPU use and recv() calls are measured
+SETTLED = 0.03  # ... or less: seconds in one blocking recv() call that show talk() is waiting
 LONG_LINE = 1_000_000  # bytes without a newline: far beyond the 64 KiB limit
 
 # What talk() is sent, piece by piece (each piece is one send, and the grader waits until
@@ -91,6 +92,7 @@ class _Watched(socket.socket):
     got = calls = 0
     sendalls = 0  # sendall() calls
     sends: list | None = None  # (bytes given, bytes sent) of each send() call that returned
+    waiting = False  # a recv call is under way that blocks until bytes come (no timeout)
 
     def send(self, data, *args, **kwargs):
         n = super().send(data, *args, **kwargs)
@@ -103,15 +105,27 @@ class _Watched(socket.socket):
         self.sendalls += 1
         return super().sendall(*args, **kwargs)
 
+    def _blocks(self, flags) -> bool:
+        """Whether a recv call with these flags waits until bytes come, however long."""
+        return self.gettimeout() is None and not (flags or 0) & getattr(socket, "MSG_DONTWAIT", 0)
+
     def recv(self, *args, **kwargs):
         self.calls += 1
-        data = super().recv(*args, **kwargs)
+        self.waiting = self._blocks(args[1] if len(args) > 1 else kwargs.get("flags"))
+        try:
+            data = super().recv(*args, **kwargs)
+        finally:
+            self.waiting = False
         self.got += len(data)
         return data
 
     def recv_into(self, *args, **kwargs):
         self.calls += 1
-        n = super().recv_into(*args, **kwargs)
+        self.waiting = self._blocks(args[2] if len(args) > 2 else kwargs.get("flags"))
+        try:
+            n = super().recv_into(*args, **kwargs)
+        finally:
+            self.waiting = False
         self.got += n
         return n
 
@@ -203,6 +217,28 @@ def _shutdown(sock: socket.socket) -> None:
         pass
 
 
+def _accept_queue(listener: socket.socket) -> tuple[int, int] | None:
+    """(connections waiting in `listener`'s accept queue, its backlog), as the kernel keeps
+    them (Linux's TCP_INFO of a listening socket: tcpi_unacked, tcpi_sacked); None where the
+    OS does not tell. Once the queue holds more than the backlog, Linux drops every SYN that
+    comes (nobody accepting, it stays so): what a client's connect() will meet is known."""
+    if not sys.platform.startswith("linux") or not hasattr(socket, "TCP_INFO"):
+        return None
+    try:
+        info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    except OSError:
+        return None
+    if len(info) < 32 or info[0] != 10:  # tcpi_state: TCP_LISTEN
+        return None
+    return struct.unpack_from("=II", info, 24)
+
+
+def _queue_full(listener: socket.socket) -> bool | None:
+    """Whether `listener`'s accept queue is full (Linux drops the next SYN); None: unknown."""
+    queue = _accept_queue(listener)
+    return None if queue is None else queue[0] > queue[1]
+
+
 # ------------------------------------------------------------------------------ talk()
 
 
@@ -249,9 +285,25 @@ class _Talk:
         return out
 
     def activity(self) -> tuple[float | None, int]:
-        """CPU seconds used and recv() calls made by talk() over the next CPU_WINDOW s."""
-        calls = self.sock.calls
-        cpu = _cpu_used(self.thread)
+        """CPU seconds used and recv() calls made by talk() over the next CPU_WINDOW s; or
+        less: once talk() is seen in one blocking recv call (no timeout, no MSG_DONTWAIT)
+        for SETTLED s with no other call meanwhile, nothing will come to wake it (the
+        client is silent, or gone and the call would have returned), so it is waiting,
+        not spinning: what it used so far is what it would use over the window."""
+        calls, before = self.sock.calls, _cpu(self.thread)
+        deadline = time.monotonic() + CPU_WINDOW
+        seen = None  # (the call under way, when it was first seen waiting)
+        while (now := time.monotonic()) < deadline:
+            call = self.sock.calls
+            if not self.sock.waiting:
+                seen = None
+            elif seen is None or seen[0] != call:
+                seen = (call, now)
+            elif now - seen[1] >= SETTLED:
+                break  # the same call, waiting all along: the count changes at each call
+            time.sleep(min(0.005, max(0.0, deadline - now)))
+        after = _cpu(self.thread)
+        cpu = None if before is None or after is None else round(after - before, 3)
         return cpu, self.sock.calls - calls
 
 
@@ -434,8 +486,11 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _pending(addr, n: int, limit: float) -> tuple[int, list[socket.socket]]:
-    """Connect n clients at once without anyone accepting: how many complete in time."""
+def _pending(addr, n: int, limit: float,
+             listener: socket.socket | None = None) -> tuple[int, list[socket.socket]]:
+    """Connect n clients at once without anyone accepting: how many complete in time. Given
+    the `listener`, stop as soon as its accept queue is full (Linux: no more will come in;
+    the kernel takes a loopback connection within the connect() call)."""
     sel = selectors.DefaultSelector()
     clients = []
     for _ in range(n):
@@ -449,10 +504,17 @@ def _pending(addr, n: int, limit: float) -> tuple[int, list[socket.socket]]:
         sel.register(c, selectors.EVENT_WRITE)
     connected = 0
     deadline = time.monotonic() + limit
+    full = listener is not None and _queue_full(listener)
     while sel.get_map() and time.monotonic() < deadline:
-        for key, _ in sel.select(max(0.0, deadline - time.monotonic())):
+        # Once the queue is full, only handshakes already under way can still complete:
+        # collect what is there without waiting.
+        for key, _ in sel.select(0 if full else
+                                 min(0.01, max(0.0, deadline - time.monotonic()))):
             sel.unregister(key.fileobj)
             connected += key.fileobj.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR) == 0
+        if full:
+            break
+        full = listener is not None and _queue_full(listener)
     sel.close()
     return connected, clients
 
@@ -527,12 +589,14 @@ def _small_backlog(open_server, limit: float) -> int | None:
     """open_server(backlog=SMALL_BACKLOG), SMALL_CLIENTS clients connecting, nobody
     accepting: how many connections its queue took (counted by accepting them afterwards,
     the server's own count). Linux queues backlog + 1 and drops the others' SYNs; a
-    listen() that ignores `backlog` queues them all. Linux only (None elsewhere)."""
+    listen() that ignores `backlog` queues them all. The clients are waited for until every
+    one is connected or the queue is full (the kernel says so), min(limit, 0.5) s at most.
+    Linux only (None elsewhere)."""
     if not sys.platform.startswith("linux"):
         return None
     s = open_server("127.0.0.1", 0, SMALL_BACKLOG)
     with s:
-        _, clients = _pending(s.getsockname(), SMALL_CLIENTS, min(limit, 0.5))
+        _, clients = _pending(s.getsockname(), SMALL_CLIENTS, min(limit, 0.5), listener=s)
         s.setblocking(False)
         queued = 0
         while queued < SMALL_CLIENTS:
@@ -579,6 +643,7 @@ class _Serve:
         self.done = threading.Event()
         # Not a daemon: threads serve() starts inherit that, unless it says daemon=True.
         self.thread = threading.Thread(target=self._main, name="grader-serve", daemon=False)
+        _OWN.add(self.thread)
         self.thread.start()
 
     def _main(self) -> None:
@@ -615,6 +680,7 @@ class _Lateness(threading.Thread):
 
     def __init__(self):
         super().__init__(name="grader-lateness", daemon=True)
+        _OWN.add(self)
         self.worst = 0.0
         self.halt = threading.Event()
 
@@ -727,9 +793,14 @@ def _connect(addr, limit: float) -> socket.socket | None:
     return sock
 
 
+_OWN: set[threading.Thread] = set()  # the threads this scenario started itself
+
+
 def _student_threads(before: set) -> list[threading.Thread]:
+    """Threads alive now that neither were there before nor are the scenario's own: told
+    apart by identity, never by name (student code may call its threads anything)."""
     return [t for t in threading.enumerate()
-            if t not in before and t.is_alive() and not t.name.startswith("grader-")]
+            if t not in before and t.is_alive() and t not in _OWN]
 
 
 def _in_talk(thread: threading.Thread) -> bool:
@@ -822,10 +893,11 @@ def serve_checks(n_clients: int, n_lines: int, seed: int, limit: float, stall: f
     out["stop2"]["error"] = run2.error_text()
     run2.finish()
 
-    # ---- every client has left: the handler threads must end
+    # ---- every client has left: the handler threads must end (each joined: no polling)
     deadline = time.monotonic() + limit
-    while _student_threads(before) and time.monotonic() < deadline:
-        time.sleep(0.02)
+    while (left := _student_threads(before)) and time.monotonic() < deadline:
+        for t in left:
+            t.join(max(0.0, deadline - time.monotonic()))
     left = _student_threads(before)
     in_talk = [t for t in left if _in_talk(t)]
     out["left_threads"] = len(left)
@@ -944,6 +1016,7 @@ class _EchoServer:
 
     def close(self) -> None:
         self.halt.set()
+        _shutdown(self.listener)  # Linux: wakes the accept() at once, not after its 20 ms
         self.hang_up()
         for t in self.threads:
             t.join(2)
@@ -1035,6 +1108,20 @@ class _Chat:
         return out
 
 
+def _known_full(listener: socket.socket, queued: int, limit: float = 0.3) -> bool:
+    """Whether the kernel says `listener`'s accept queue is full, once the `queued` clients
+    that connected are in it (waited for up to `limit` s: on loopback they are in by the
+    time connect() returns, unless the machine is busy); False when it does not say."""
+    deadline = time.monotonic() + limit
+    while (queue := _accept_queue(listener)) is not None:
+        if queue[0] >= queued:
+            return queue[0] > queue[1]
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(0.002)
+    return False
+
+
 def _chat_no_accept(timeout: float, wait: float) -> dict:
     """chat() to a server whose queue is full: its SYN is dropped, connect() never ends."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -1045,6 +1132,8 @@ def _chat_no_accept(timeout: float, wait: float) -> dict:
     try:
         # One client at a time until one cannot connect: the queue is full, and stays full
         # (nobody accepts), so the SYN of chat()'s connect() is dropped too (Linux).
+        # Where the kernel tells that the queue is full (Linux), that is enough: no filler
+        # has to wait out a dropped SYN.
         full = False
         while not full and len(fillers) < 5:
             fillers.append(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
@@ -1053,6 +1142,7 @@ def _chat_no_accept(timeout: float, wait: float) -> dict:
                 fillers[-1].connect(("127.0.0.1", port))
             except OSError:
                 full = True
+            full = full or _known_full(listener, len(fillers))
         if not full:  # this OS queues them all: no way here to make a connect() hang
             return {"skipped": True}
         held = _hold(port)
@@ -1099,17 +1189,31 @@ def _chat_cut(timeout: float, wait: float) -> dict:
 
 
 def chat_faults(timeout: float, wait: float, cut_timeout: float) -> dict:
-    """chat() when things go wrong, one case after the other (a chat() that spins on the
-    last one is left spinning: the harness ends the child): a server that never accepts, one
-    that never answers (chat(..., timeout) must raise within about `timeout` s), and one that
-    closes in the middle of a reply (chat() must raise or return, not loop). `wait`: how
-    long each case waits for chat() to end."""
-    out = {}
-    for name, case, t in (("no_accept", _chat_no_accept, timeout),
-                          ("no_reply", _chat_no_reply, timeout),
-                          ("cut", _chat_cut, cut_timeout)):
-        out[name] = case(t, wait)
-    return out
+    """chat() when things go wrong: a server that never accepts and one that never answers
+    (chat(..., timeout) must raise within about `timeout` s; both at once, each chat() in a
+    thread of its own with its own server, so their timeouts run out together), then one
+    that closes in the middle of a reply (chat() must raise or return, not loop; last: a
+    chat() that spins there is left spinning, the harness ends the child). `wait`: how long
+    each case waits for chat() to end."""
+    out: dict = {}
+    errors: list[BaseException] = []
+
+    def run(name, case, t):
+        try:
+            out[name] = case(t, wait)
+        except BaseException as e:  # noqa: BLE001 - raised again below, in order
+            errors.append(e)
+
+    together = [threading.Thread(target=run, args=(name, case, timeout), daemon=True)
+                for name, case in (("no_accept", _chat_no_accept), ("no_reply", _chat_no_reply))]
+    for t in together:
+        t.start()
+    for t in together:
+        t.join()
+    if errors:
+        raise errors[0]
+    out["cut"] = _chat_cut(cut_timeout, wait)
+    return {name: out[name] for name in ("no_accept", "no_reply", "cut")}
 
 
 # ----------------------------------------------------------------- the client side, together
