@@ -50,3 +50,6 @@ def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float =
     sys._getframe().f_trace_opcodes = True
     threading.settrace(call)
     sys.settrace(call)
+    from graders import _guard
+
+    _guard.arm()  # student code cannot switch the pauses off with sys.settrace()

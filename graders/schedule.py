@@ -179,6 +179,7 @@ class Scheduler:
         self.problem = ""
         self.guard = _thread.allocate_lock()
         self.lock_names: dict[int, str] = {}
+        self.tampered = ""  # how student code switched the scheduling points off, if it did
 
     # ------------------------------------------------------------------ tasks
 
@@ -254,6 +255,7 @@ class Scheduler:
 
     def finish(self, me: Task) -> None:
         """`me` has ended: wake its joiners and hand the baton on, for good."""
+        self.tampered = self.tampered or _intact()
         with self.guard:
             me.state = DONE
             self.wake(me)
@@ -747,13 +749,37 @@ def _on_access(frame, offset: int) -> None:
 _MONITOR = 4  # a sys.monitoring tool id no standard tool claims (0-2 and 5 are named)
 
 
+def _intact() -> str:
+    """On 3.12+: what of the scheduler's sys.monitoring tool student code switched off (no
+    audit event tells), or ""."""
+    mon = getattr(sys, "monitoring", None)
+    if mon is None or _active is None or _active.free:
+        return ""
+    if mon.get_tool(_MONITOR) != "kit-scheduler":
+        return "sys.monitoring tool freed"
+    if mon.get_events(_MONITOR) != mon.events.PY_START:
+        return "sys.monitoring.set_events() changed"
+    for code in _instrumented:
+        if mon.get_local_events(_MONITOR, code) != mon.events.INSTRUCTION:
+            return f"sys.monitoring.set_local_events() changed for {code.co_name}()"
+    return ""
+
+
+_instrumented: set = set()  # the student's code objects with scheduling points (3.12+)
+
+
 def instrument(prefix: str) -> callable:
-    """Make scheduling points at the shared accesses of code under `prefix`; return undo."""
+    """Make scheduling points at the shared accesses of code under `prefix`; return undo.
+    Student code cannot switch them off (graders/_guard.py; `_intact` on 3.12+)."""
+    from graders import _guard
+
+    _guard.arm()
     if hasattr(sys, "monitoring"):
         mon = sys.monitoring
         mon.use_tool_id(_MONITOR, "kit-scheduler")
         mon.restart_events()  # DISABLEs of an earlier schedule must not hold in this one
-        codes: set = set()
+        codes = _instrumented
+        codes.clear()
 
         def started(code, offset):
             if code.co_filename.startswith(prefix) and code not in codes:
@@ -772,6 +798,9 @@ def instrument(prefix: str) -> callable:
         mon.set_events(_MONITOR, mon.events.PY_START)
 
         def undo():
+            _guard.disarm()
+            if mon.get_tool(_MONITOR) is None:  # freed by student code: noted by _intact
+                return
             mon.set_events(_MONITOR, 0)
             for code in codes:
                 mon.set_local_events(_MONITOR, code, 0)
@@ -799,6 +828,7 @@ def instrument(prefix: str) -> callable:
     def undo():
         sys.settrace(before)
         _tracer[0] = None
+        _guard.disarm()
 
     return undo
 
@@ -851,6 +881,9 @@ def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = 
     watchdog = watchdog or Watchdog()
     watchdog.current = s
     me = s.adopt("main")
+    from graders import _guard
+
+    _guard.state["tried"] = ""
     undo_trace = instrument(prefix)
     real_start = threading.Thread.start
 
@@ -869,6 +902,7 @@ def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = 
         outcome["raised"] = f"{type(e).__name__}: {e}"
     finally:
         threading.Thread.start = real_start
+        s.tampered = s.tampered or _intact() or _guard.state["tried"]
         undo_trace()
         left = [t.name for t in s.tasks.values() if t.state != DONE and t is not me]
         s.give_up(s.problem or (f"threads still running when the call returned: {left}"
@@ -884,7 +918,7 @@ def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = 
     return {**outcome, "steps": s.steps, "threads": len(s.tasks), "choices": s.choices,
             "events": s.events, "digest": s.digest(), "problem": problem,
             "decided_by": s.decided_by, "preempted_at": s.preempts, "seen": s.seen,
-            "preemptions": len(s.preempts), "virtual_s": s.clock,
+            "preemptions": len(s.preempts), "virtual_s": s.clock, "tampered": s.tampered,
             "diverged": getattr(strategy, "diverged", ""), "strategy": strategy.name}
 
 
@@ -945,6 +979,18 @@ class Known:
         return True
 
 
+def tampering(r: dict) -> list | None:
+    """Student code that switched the scheduling points off fails: what it did is not what
+    it would do unwatched, and a pass proves nothing."""
+    if not r.get("tampered"):
+        return None
+    from graders.i18n import N_
+
+    return [N_("switched off the graders' scheduling points ({how}): code under test must "
+               "not touch sys.settrace, sys.setprofile or sys.monitoring"),
+            {"how": r["tampered"]}]
+
+
 def schedules_for(n: int, k: int, depth: int = 2, target: float = 0.99) -> int:
     """PCT schedules needed for probability `target` of finding a depth-`depth` bug."""
     p = 1.0 / (max(n, 1) * max(k, 1) ** (depth - 1))
@@ -966,7 +1012,7 @@ def explore(body, check, prefix: str, module=None, seed: int = 0, budget: float 
     def attempt(strategy):
         attempt.runs += 1
         r = run_schedule(body, strategy, prefix, module, watchdog)
-        r["complaint"] = check(r)
+        r["complaint"] = tampering(r) or check(r)
         if not r["complaint"] and not r["problem"]:
             known.add(r)
         return r
