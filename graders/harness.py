@@ -240,12 +240,13 @@ class CpuWatch:
     def __init__(self):
         self.samples: list[tuple[float, float]] = []
 
-    def sample(self, pid: int) -> None:
+    def sample(self, pid: int, tree: list[psutil.Process] | None = None) -> None:
+        """Add a sample (at most one each 0.5 s) from `tree`, the tree under `pid` just read."""
         now = time.monotonic()
         if self.samples and now - self.samples[-1][0] < 0.5:
             return
         total = 0.0
-        for p in _tree(pid):
+        for p in _tree(pid) if tree is None else tree:
             try:
                 t = p.cpu_times()
                 total += t.user + t.system
@@ -268,9 +269,9 @@ def _ppid(p: psutil.Process) -> int | None:
         return None
 
 
-def _over_limits(pid: int) -> str:
-    """What limit the tree under `pid` breaks right now, if any."""
-    tree = _tree(pid)
+def _over_limits(pid: int, tree: list[psutil.Process] | None = None) -> str:
+    """What limit the tree under `pid` (`tree`, when just read) breaks right now, if any."""
+    tree = _tree(pid) if tree is None else tree
     if len(tree) > LIMITS["processes"]:
         return _("your code started more than {limit} processes at once (a fork bomb?), so "
                  "all of them were killed").format(limit=LIMITS["processes"])
@@ -351,6 +352,15 @@ def reap_orphans() -> None:
 
 HELPERS = ("from multiprocessing.forkserver import main",
            "from multiprocessing.resource_tracker import main")
+
+
+def _exit_fd(proc: subprocess.Popen) -> int:
+    """A file descriptor that becomes readable when the grading child ends (a pidfd: Linux
+    5.3+, Python 3.9+), so the wait needs no polling; -1 where there is none."""
+    try:
+        return os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        return -1
 
 
 def _worker(proc: subprocess.Popen) -> psutil.Process | None:
@@ -536,6 +546,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             cpu, busy = CpuWatch(), None
             started_so_far = None
             go_w = go_w if outside else -1
+            exited = _exit_fd(proc)
             try:
                 try:
                     proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -549,24 +560,30 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                         busy = cpu.recent()
                         dumped = _dump_stacks(_tree(proc.pid), stacks)
                         break
-                    cpu.sample(proc.pid)
-                    if go_w >= 0:
-                        ready = select.select([ready_r], [], [], WATCH_EVERY)[0]
-                        if ready:  # "result written", or the worker's end closed unsaid
-                            if os.read(ready_r, 1):
-                                if (checks or {}).get("count_tasks"):  # an exec: only
-                                    started_so_far = tasks_started(proc)  # if asked
-                                left = processes_left(_worker(proc), LIMITS["leak_grace"])
-                                deadline = min(deadline, time.monotonic() + 10 * SCALE)
-                            os.close(go_w)
-                            go_w = -1
-                        else:
-                            broke = _over_limits(proc.pid)
+                    # Woken by the OS when the child ends or the worker is ready, else after
+                    # WATCH_EVERY s; without a pidfd (macOS, old kernels) proc.wait() polls.
+                    waits = [fd for fd in (exited, ready_r if go_w >= 0 else -1) if fd >= 0]
+                    if waits:
+                        ready = select.select(waits, [], [], WATCH_EVERY)[0]
+                    else:
+                        try:
+                            ready = [proc.wait(timeout=WATCH_EVERY)]
+                        except subprocess.TimeoutExpired:
+                            ready = []
+                    if not ready:  # still running: one walk of its tree for both watches
+                        tree = _tree(proc.pid)
+                        cpu.sample(proc.pid, tree)
+                        broke = _over_limits(proc.pid, tree)
                         continue
-                    try:
-                        proc.wait(timeout=WATCH_EVERY)
-                    except subprocess.TimeoutExpired:
-                        broke = _over_limits(proc.pid)
+                    if go_w >= 0 and ready_r in ready:  # "result written", or the worker's
+                        # end closed unsaid
+                        if os.read(ready_r, 1):
+                            if (checks or {}).get("count_tasks"):  # an exec: only
+                                started_so_far = tasks_started(proc)  # if asked
+                            left = processes_left(_worker(proc), LIMITS["leak_grace"])
+                            deadline = min(deadline, time.monotonic() + 10 * SCALE)
+                        os.close(go_w)
+                        go_w = -1
             finally:  # also when pytest-timeout or Ctrl-C interrupts the wait
                 kill_tree(proc, _tree(proc.pid)[1:])
                 contain.release(plan)
@@ -575,6 +592,8 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                     os.close(ready_r)
                 if go_w >= 0:
                     os.close(go_w)
+                if exited >= 0:
+                    os.close(exited)
         outcome = Outcome(
             status="timeout" if timed_out else "crash",
             stdout=_read(tmp / "stdout", LIMITS["output_chars"]),
