@@ -11,6 +11,7 @@ import threading
 import time
 
 WAIT = 5.0  # how long a blocked target waits for the scenario to release it
+LINGER = 0.2  # how long finish_late() works on after the main thread, unless seen waited for
 
 # ------------------------------------------------------------------ targets handed to threads
 
@@ -160,16 +161,34 @@ def spin(folder: str) -> None:
         time.sleep(0.01)
 
 
+def _waited_for(main: threading.Thread) -> bool:
+    """Whether the interpreter's shutdown, in the main thread, is waiting for this thread to
+    end (CPython 3.10 to 3.12: threading._shutdown() blocked on this thread's tstate lock):
+    then the process will wait for it, however long it takes. False when it cannot tell."""
+    me = getattr(threading.current_thread(), "_tstate_lock", None)
+    frame = sys._current_frames().get(main.ident)
+    while me is not None and frame is not None:
+        if frame.f_code.co_name == "_shutdown" and frame.f_code.co_filename == threading.__file__:
+            return frame.f_locals.get("lock") is me
+        frame = frame.f_back
+    return False
+
+
 def finish_late(folder: str) -> None:
     """A worker's target: wait until the main thread has finished, then write "done".
 
-    Only a non-daemon thread gets that far: a process does not wait for a daemon thread."""
+    Only a non-daemon thread gets that far: a process does not wait for a daemon thread.
+    Once the main thread is seen waiting for this one (at its shutdown), that is settled
+    at once; otherwise (or on a Python where it cannot be seen) the worker lingers 0.2 s,
+    by which time a process that did not wait for it is gone."""
     main = threading.main_thread()
     deadline = time.monotonic() + WAIT
     while main.is_alive() and time.monotonic() < deadline:
         time.sleep(0.005)
     ended = not main.is_alive()
-    time.sleep(0.2)  # a process that did not wait for this thread is gone by now
+    deadline = time.monotonic() + LINGER
+    while time.monotonic() < deadline and not (ended and _waited_for(main)):
+        time.sleep(0.005)
     with open(os.path.join(folder, "done"), "w") as f:
         f.write("after main" if ended else "main still running")
 
