@@ -28,7 +28,7 @@ from pathlib import Path
 
 import psutil
 
-from graders import contain, i18n
+from graders import contain, i18n, observe
 from graders.i18n import _
 
 KIT = Path(__file__).resolve().parent.parent
@@ -426,15 +426,56 @@ def processes_left(worker: psutil.Process | None, grace: float) -> list[str]:
     return found
 
 
+def left_behind(proc: subprocess.Popen, result: Path, checks: dict,
+                observed: bool) -> list[str] | None:
+    """Seen by the grader from the OS while the worker waits on `go`, with one grace for all:
+    processes and zombies (processes_left), and on Linux (`observed`) its threads and the
+    listening sockets of its tree (graders/observe.py). The worker's own list of its threads
+    (in its result file) only names them. None when the worker cannot be looked at."""
+    deadline = time.monotonic() + LIMITS["leak_grace"]
+    worker = _worker(proc)
+    watch = observe.Watch(worker.pid) if observed and worker else None
+    found = processes_left(worker, LIMITS["leak_grace"]) if checks.get("processes", True) else []
+    if not observed:
+        return found
+    try:
+        named = json.loads(result.read_text()).get("threads")
+    except (OSError, ValueError, AttributeError):
+        named = None
+    seen = watch.leaks(deadline, checks, named if isinstance(named, dict) else {}) \
+        if watch else None
+    return None if seen is None else found + [describe_leak(x) for x in seen]
+
+
+def _thread_words(leak: dict) -> str:
+    """The threads the grader counted from the OS, named as the worker listed them."""
+    seconds, parts = float(leak.get("seconds", 0)), []
+    for (name, daemon), cpu in zip(leak.get("names", []), leak.get("cpu", []), strict=False):
+        how = [_("daemon")] if daemon else []
+        how.append(_("busy: {cpu:.2f} s of CPU in {seconds:.1f} s").format(
+            cpu=cpu, seconds=seconds) if observe.busy(cpu, seconds) else _("idle"))
+        who = repr(name) if name is not None else _("a thread threading.enumerate() does not list")
+        parts.append(_("{thread} ({how})").format(thread=who, how=_(", ").join(how)))
+    return _(", ").join(parts)
+
+
 def describe_leak(leak) -> str:
     """One thing a grading child found left behind (graders/_child.py find_leaks), in words."""
     if not isinstance(leak, dict):
         return str(leak)
     kind, count = leak.get("kind"), leak.get("count", 0)
+    # Threads and sockets are read from the OS by the grader on Linux; elsewhere the grading
+    # child's own report stands, and the feedback says so.
+    told = "" if leak.get("seen") == "os" else _(" (as the grading child reported it: this "
+                                                 "platform does not let the grader look)")
+    if kind == "threads" and leak.get("seen") == "os":
+        return _("{count} thread(s) still running: {names}").format(
+            count=count, names=_thread_words(leak))
     if kind == "threads":
         names = ", ".join(f"{name!r}" + (_(" (daemon)") if daemon else "")
                           for name, daemon in leak.get("names", []))
-        return _("{count} thread(s) still running: {names}").format(count=count, names=names)
+        return _("{count} thread(s) still running: {names}").format(count=count,
+                                                                   names=names) + told
     if kind == "running":
         return _("{count} child process(es) still running (pids {pids})").format(
             count=count, pids=leak.get("pids"))
@@ -443,7 +484,7 @@ def describe_leak(leak) -> str:
             count=count, pids=leak.get("pids"))
     if kind == "sockets":
         return _("{count} listening socket(s) left open ({where})").format(
-            count=count, where=", ".join(leak.get("where", [])))
+            count=count, where=", ".join(leak.get("where", []))) + told
     return str(leak)
 
 
@@ -515,11 +556,14 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         }
         # The worker says "result written" on `ready` and waits until the grader, having
         # looked at the process table itself, closes `go` (POSIX: pass_fds).
-        outside = os.name == "posix" and (checks or {}).get("processes", True)
+        outside = os.name == "posix" and any((checks or {}).get(k, True)
+                                             for k in ("processes", "threads", "sockets"))
+        observed = outside and observe.available()  # threads and sockets too (Linux)
         if outside:
             ready_r, ready_w = os.pipe()
             go_r, go_w = os.pipe()
-            request.update(ready_fd=ready_w, go_fd=go_r, outside_processes=True)
+            request.update(ready_fd=ready_w, go_fd=go_r, outside_processes=True,
+                           observe=observed)
         env = dict(os.environ)
         site = _site(stacks, None if perturb is None else
                      [str(impl_for_children(Path(impl))), perturb])
@@ -580,7 +624,8 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                         if os.read(ready_r, 1):
                             if (checks or {}).get("count_tasks"):  # an exec: only
                                 started_so_far = tasks_started(proc)  # if asked
-                            left = processes_left(_worker(proc), LIMITS["leak_grace"])
+                            left = left_behind(proc, tmp / "result.json", checks or {},
+                                               observed)
                             deadline = min(deadline, time.monotonic() + 10 * SCALE)
                         os.close(go_w)
                         go_w = -1
