@@ -62,6 +62,8 @@ def find(name, db):
     ps = [multiprocessing.Process(target=_looker, args=(folder,)) for _ in range(3)]
     for p in ps:
         p.start()
+    while len(os.listdir(folder)) < 3:  # every looker is in _looker() before the hang
+        time.sleep(0.01)
     for p in ps:
         p.join()
 '''
@@ -73,7 +75,7 @@ def test_a_hang_times_out_shows_stacks_and_leaves_nothing_running(tmp_path):
     pids = Path(tempfile.mkdtemp(prefix="kit-pids-"))  # outside pytest's private tmp folder
     os.chmod(pids, 0o777)  # writable whoever the grading child runs as (a throwaway uid)
     g = kit.grade(impl, "-k", "test_find_and_buy", modules=["tickets"],
-                  env={"GRADER_TIMEOUT_SCALE": "0.3", "HANG_PIDS": str(pids)})
+                  env={"GRADER_TIMEOUT_SCALE": "0.6", "HANG_PIDS": str(pids)})
     [test] = g.results["tests"]
     assert test["status"] == "failed"
     assert "timed out after" in test["output"]
