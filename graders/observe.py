@@ -32,7 +32,9 @@ from dataclasses import dataclass
 import psutil
 
 TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-BUSY = 0.3  # a thread using more than this share of one core while watched is busy
+BUSY = 0.05  # a thread using more than this share of one core while watched is busy: an
+# idle one (blocked, or sleeping between looks) uses well under 1%; threads that spin share
+# the GIL, so each gets only a part of the core
 
 
 def available() -> bool:
