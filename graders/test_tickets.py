@@ -336,9 +336,7 @@ DESIGN_WAIT = {
     # the first buyer's latency ends SETTLE s after all have entered buy(); the others nap
     # one at a time, under the lock
     "test_no_ticket_sold_twice": sc.SETTLE + (BUYERS - 1) * NAP,
-    # sell()'s buyers are not the grader's: the first latency waits up to WAIT, or SETTLE s
-    # once /proc shows every other buyer asleep on a semaphore (spawn and forkserver here; a
-    # forked buyer of a grading that dropped to a throwaway uid is not dumpable: all of WAIT)
+    # sell()'s buyers are not the grader's: the first latency waits out all of WAIT
     "test_sell": WAIT + (BUYERS - 1) * NAP,
     "test_find_never_sees_a_half_written_file": 0.05 + 10 * 0.001,  # reader's head start, 10 buys
     "test_defaults_and_failed_write": 0.0,  # (the submission's network_latency: a few ms)

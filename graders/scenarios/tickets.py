@@ -36,56 +36,7 @@ def _claim(folder: str, prefix: str) -> int:
             n += 1
 
 
-def _on_a_semaphore(pid: int) -> bool | None:
-    """Whether process `pid` is asleep in a futex wait on a semaphore shared between
-    processes (a multiprocessing Lock, Semaphore, ...: a /dev/shm/sem.* mapping), as Linux's
-    /proc shows it; None when /proc does not tell (another OS, no access)."""
-    try:
-        with open(f"/proc/{pid}/wchan") as f:
-            wchan = f.read()
-        if wchan == "0":  # what it shows to who may not look (a process not dumpable)
-            return None
-        if not wchan.startswith("futex"):
-            return False
-        with open(f"/proc/{pid}/syscall") as f:
-            fields = f.read().split()
-        if len(fields) < 2 or fields[0] == "running":
-            return False
-        addr = int(fields[1], 16)
-        with open(f"/proc/{pid}/maps") as f:
-            for line in f:
-                span, _, rest = line.partition(" ")
-                start, _, end = span.partition("-")
-                if int(start, 16) <= addr < int(end, 16):
-                    return "/dev/shm/sem." in rest
-    except FileNotFoundError:
-        return False  # it has ended
-    except (OSError, ValueError):
-        return None
-    return False
-
-
-def _siblings_waiting(want: int) -> bool | None:
-    """Whether `want` other children of this process's parent (the other buyers: sell()'s
-    processes, or the forkserver's) sleep on a semaphore right now; None when unknown."""
-    import psutil
-
-    try:
-        siblings = [p.pid for p in psutil.Process(os.getppid()).children()
-                    if p.pid != os.getpid()]
-    except psutil.Error:
-        return None
-    waiting = 0
-    for pid in siblings:
-        state = _on_a_semaphore(pid)
-        if state is None:
-            return None
-        waiting += state
-    return waiting >= want
-
-
-def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0,
-               siblings: int = 0) -> None:
+def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0) -> None:
     """A latency that proves mutual exclusion or its absence, across processes.
 
     Counts its calls (files call-N) and the process each ran in (files pid-N-<pid>: which
@@ -95,11 +46,7 @@ def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0,
     write back the same value. Any two callers inside at once leave a file `overlap`.
     With `lock`, also records a call made while the lock was not held. When the grader's
     own buyers mark `entered-*` files as they call buy(), `expect` of them, the wait ends
-    SETTLE s after all have entered: a lock-free buyer reads a small file far sooner. When
-    the buyers are sell()'s (`siblings`: how many others there are), it ends SETTLE s after
-    all the others are seen asleep on a semaphore (Linux's /proc): each is then waiting for
-    the lock, and none can be on its way into latency() (where /proc does not tell, the
-    first caller waits all of `wait`).
+    SETTLE s after all have entered: a lock-free buyer reads a small file far sooner.
     """
     n = _claim(folder, "call")
     open(os.path.join(folder, f"pid-{n}-{os.getpid()}"), "w").close()
@@ -112,21 +59,13 @@ def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0,
         open(os.path.join(folder, f"unlocked-{n}"), "w").close()
     if n == 0:
         deadline = time.monotonic() + wait
-        settled, looked = expect == 0 and siblings == 0, 0.0
+        settled = expect == 0
         while time.monotonic() < deadline:
             if os.path.exists(os.path.join(folder, "call-1")):
                 open(os.path.join(folder, "overlap"), "w").close()
                 break
-            if not settled and expect and \
-                    sum(f.startswith("entered-") for f in os.listdir(folder)) >= expect:
+            if not settled and sum(f.startswith("entered-") for f in os.listdir(folder)) >= expect:
                 settled, deadline = True, min(deadline, time.monotonic() + SETTLE)
-            if not settled and siblings and time.monotonic() - looked >= 0.01:
-                looked = time.monotonic()
-                waiting = _siblings_waiting(siblings)
-                if waiting is None:  # /proc does not tell: wait it all out
-                    settled = True
-                elif waiting:
-                    settled, deadline = True, min(deadline, time.monotonic() + SETTLE)
             time.sleep(0.002)
     else:
         time.sleep(random.Random(seed * 1000 + n).uniform(0.0005, 0.003))
@@ -407,7 +346,7 @@ def sell_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
     calls = tempfile.mkdtemp(dir=".")
     db = _make_db(folder, {"ticket_num": n_tickets, "venue": "hall"})
     names = [f"buyer{i}" for i in range(n_buyers)]
-    latency = functools.partial(rendezvous, calls, wait, seed, siblings=n_buyers - 1)
+    latency = functools.partial(rendezvous, calls, wait, seed)
     box: dict = {}
 
     def call_sell():
