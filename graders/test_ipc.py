@@ -42,6 +42,16 @@ def _check_list(seen: dict, what: str) -> None:
                "in order.").format(what=what, type=seen["type"], repr=seen.get("repr", "")))
 
 
+def _hung(seen: dict, limit: float) -> tuple[float, str]:
+    """How long a hung transfer() was waited for, and what ended the wait (the limit, or
+    every process and thread of the student's seen asleep, waiting for each other)."""
+    if not seen.get("deadlocked"):
+        return limit, ""
+    return seen["waited"], " " + _("It was deadlocked, not slow: all of your processes and "
+                                   "threads slept for {seconds:g} s without once waking, "
+                                   "waiting for each other.").format(seconds=sc.STILL)
+
+
 @pytest.mark.points(3)
 def test_transfer(student, start_method):
     """transfer() returns every item in order, an 8 MB one too, and reaps both processes"""
@@ -51,11 +61,12 @@ def test_transfer(student, start_method):
     what = _("{count} small items").format(count=n)
     mixed = r["mixed"]
     if mixed["hung"]:
+        seconds, why = _hung(mixed, sc.LIMIT)
         fail(_("transfer() of {what} did not return within {seconds:g} s (the {killed} "
                "process(es) still running were killed): does the consumer stop after the last "
                "item, and does transfer() stop reading after the last result? Mark the end in "
-               "a way no item can imitate.").format(what=what, seconds=sc.LIMIT,
-                                                    killed=mixed["killed"]))
+               "a way no item can imitate.").format(what=what, seconds=seconds,
+                                                    killed=mixed["killed"]) + why)
     _check_list(mixed, what)
     expected = [sc.show(x) for x in sc.MIXED]
     got = mixed["items"]
@@ -79,11 +90,12 @@ def test_transfer(student, start_method):
     big = r["big"]
     one_big = _("one 8 MB item")
     if big["hung"]:
+        seconds, why = _hung(big, sc.LIMIT)
         fail(_("transfer() did not return within {seconds:g} s with one 8 MB item (the "
                "{killed} process(es) still running were killed): a process that put big data "
                "on a queue cannot exit until it is read, so joining it first waits forever. "
                "Read the results before joining the processes.").format(
-            seconds=sc.LIMIT, killed=big["killed"]))
+            seconds=seconds, killed=big["killed"]) + why)
     _check_list(big, one_big)
     if big["n"] != 1 or not big["intact"]:
         fail(_("transfer() of one 8 MB bytes item returned {count} item(s) (the first a "
@@ -98,11 +110,12 @@ def test_transfer_many_items(student):
     r = student.run(sc.transfer_many, MANY, checks=CHECKS, timeout=30, what="transfer()")
     what = _("{count:,} small items").format(count=MANY)
     if r["hung"]:
+        seconds, why = _hung(r, sc.MANY_LIMIT)
         fail(_("transfer() of {what} did not return within {seconds:g} s (the {killed} "
                "process(es) still running were killed): a pipe holds only a few kilobytes, so "
                "a process that put more on a queue cannot exit until it is read. Read all the "
                "results before joining the processes.").format(
-            what=what, seconds=sc.MANY_LIMIT, killed=r["killed"]))
+            what=what, seconds=seconds, killed=r["killed"]) + why)
     _check_list(r, what)
     bad = r["first_bad"]
     if bad is not None:

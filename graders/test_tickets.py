@@ -118,8 +118,8 @@ def check_race(r, who: str, buyers: int = BUYERS, tickets: int = TICKETS) -> Non
         fail(_("{stuck} of {buyers} buyers never returned from buy() (no buyer finished for "
                "{seconds:g} s) after {sold} ticket(s) were sold: the lock was not released on "
                "some path, probably the sold-out one. Use `with lock:` so every return "
-               "releases it.").format(stuck=len(r["stuck"]), buyers=buyers, seconds=sc.STALL,
-                                      sold=sold))
+               "releases it.").format(stuck=len(r["stuck"]), buyers=buyers,
+                                      seconds=r.get("quiet", sc.STALL), sold=sold))
     if odd:
         name, a = next(iter(odd.items()))
         fail(_("{count} buyer(s) did not get True/False from buy(); {name}: {answer}.").format(
@@ -163,12 +163,13 @@ def test_sell(student, start_method):
         fail((_("sell() got stuck: {calls} of {buyers} buyers reached latency(), then none for "
                 "{seconds:g} s ({killed} processes still running were killed). Is the lock "
                 "released on every path of buy(), and is every buyer process started and then "
-                "joined?") if r["stalled"] == "stalled" else
+                "joined?") if r["stalled"] in ("stalled", "deadlocked") else
               _("sell() got stuck: {calls} of {buyers} buyers reached latency() in {seconds:g} "
                 "s ({killed} processes still running were killed). Is the lock released on "
                 "every path of buy(), and is every buyer process started and then joined?")
               ).format(calls=r["calls"], buyers=BUYERS, killed=r["killed"],
-                       seconds=sc.STALL if r["stalled"] == "stalled" else sc.LIMIT))
+                       seconds={"stalled": sc.STALL, "deadlocked": sc.STILL}.get(
+                           r["stalled"], sc.LIMIT)))
     if r["type"] != "dict":
         fail(_("sell() returned a {type} ({result}); expected a dict name -> bool.").format(
             type=r["type"], result=r["result"]))
@@ -280,6 +281,13 @@ def test_sell_failed_buyer(student):
     who = _("sell() of {tickets} tickets to {buyers} buyers, one of whose buy() raised (the "
             "grader's latency raised ConnectionError in it, on purpose)").format(
         tickets=FAILING_TICKETS, buyers=FAILING_BUYERS)
+    if r["stalled"] == "deadlocked":
+        fail(_("{who} got stuck: {calls} buyers reached latency(), then all of your processes "
+               "and threads slept for {seconds:g} s without once waking, waiting for each other "
+               "({killed} processes still running were killed): a deadlock. A buyer process "
+               "that fails must not hold up the others (release the lock on every path, "
+               "errors included); join every process and return.").format(
+            who=who, seconds=sc.STILL, calls=r["calls"], killed=r["killed"]))
     if r["stalled"]:
         fail(_("{who} did not return within {seconds:g} s ({calls} buyers reached latency(); "
                "{killed} processes still running were killed): a buyer process that fails "

@@ -128,9 +128,12 @@ def kill_children() -> list[int]:
     return [p.pid for p in procs]
 
 
-def wait_for_progress(done, progress, stall: float, limit: float) -> str:
+def wait_for_progress(done, progress, stall: float, limit: float,
+                      still: Stillness | None = None) -> str:
     """Wait until done() is true. Return "" then, "stalled" when progress() (a number) has
-    not grown for `stall` s since it first moved, or "limit" after `limit` s."""
+    not grown for `stall` s since it first moved, "deadlocked" when `still` (a Stillness)
+    saw every process and thread of the student's asleep without once waking for its
+    seconds, or "limit" after `limit` s."""
     start = last_move = time.monotonic()
     seen = progress()
     while not done():
@@ -140,10 +143,125 @@ def wait_for_progress(done, progress, stall: float, limit: float) -> str:
             seen, last_move = current, now
         if seen and now - last_move > stall:
             return "stalled"
+        if still is not None and still.reached():
+            return "deadlocked"
         if now - start > limit:
             return "limit"
         time.sleep(0.01)
     return ""
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, from /proc (Linux), without psutil: importing it through
+    trusted_import would take the student's folder off sys.path for a moment, and a process
+    spawned by a student thread right then could not import the student's module."""
+    below: dict[int, list[int]] = {}
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            below.setdefault(parent, []).append(int(name))
+    found, todo = [], [pid]
+    while todo:
+        children = below.get(todo.pop(), [])
+        found += children
+        todo += children
+    return found
+
+
+class Stillness:
+    """Whether the student's code has gone still: every thread of every process below this
+    one, and every thread of this process but the grader's (the one that asks, and `mine`),
+    asleep without once waking for `seconds` s, while at least one of the student's
+    processes (not a zombie, not multiprocessing's forkserver or resource tracker) is alive.
+    Seen in Linux's /proc from outside those threads: each one's state and context-switch
+    counts, readable for any process. A thread that runs for a moment and sleeps again
+    counts a switch; one whose sleep ended shows R even before it gets a core, so a loaded
+    machine never makes code look still. A thread whose syscall can be read (this process's,
+    a spawned one's) and is a wait with a timeout (a sleep, a join(timeout)) is not still:
+    it wakes by itself. A scenario uses it where a correct implementation always has a
+    thread awake or waking within its latencies (milliseconds), so still for `seconds` is a
+    lock nobody will release, a join on a process that waits for its joiner: stuck, not
+    slow. Never reached where /proc does not tell (another OS)."""
+
+    # Linux syscall numbers (x86_64, aarch64) of waits that can end by themselves, and the
+    # argument holding the timeout (None: always timed; "ptr": NULL waits for ever; "int":
+    # negative waits for ever); any other syscall has no timeout of its own
+    TIMED = {"x86_64": {35: (None, ""), 230: (None, ""), 202: (3, "ptr"), 7: (2, "int"),
+                        271: (2, "ptr"), 23: (4, "ptr"), 270: (4, "ptr"), 232: (3, "int"),
+                        281: (3, "int"), 441: (3, "ptr"), 128: (2, "ptr"), 220: (3, "ptr")},
+             "aarch64": {101: (None, ""), 115: (None, ""), 98: (3, "ptr"), 73: (2, "ptr"),
+                         72: (4, "ptr"), 22: (3, "int"), 441: (3, "ptr"), 137: (2, "ptr"),
+                         192: (3, "ptr")}}
+
+    def __init__(self, seconds: float, mine: set[int] | None = None):
+        import threading
+
+        self.seconds = seconds
+        self.mine = {threading.get_native_id(), *(mine or ())}
+        self.timed = self.TIMED.get(os.uname().machine) if hasattr(os, "uname") else None
+        self.known = self.timed is not None and os.path.isdir(f"/proc/{os.getpid()}/task")
+        self.seen: tuple | None = None
+        self.since = time.monotonic()
+
+    def _timed_wait(self, pid: int, tid: str) -> bool:
+        """Whether the thread sleeps in a wait that ends by itself; False when its syscall
+        cannot be read (a forked child of a process that changed uid is not dumpable)."""
+        try:
+            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+                fields = f.read().split()
+            number, args = int(fields[0]), [int(a, 16) for a in fields[1:7]]
+        except (OSError, ValueError, IndexError):
+            return False
+        arg, kind = self.timed.get(number, (-1, ""))
+        if arg is None:
+            return True
+        if arg < 0:
+            return False
+        value = args[arg]
+        return value != 0 if kind == "ptr" else value & 0xFFFFFFFF < 1 << 31  # int >= 0
+
+    def _look(self) -> tuple | None:
+        """Every student thread's (pid, tid, state, switches); None if one is awake or in a
+        timed wait, or no student process but this one is alive."""
+        from graders._child import _helper_pids
+
+        me = os.getpid()
+        pids = [me, *_descendants(me)]
+        helpers = _helper_pids()
+        marks, alive = [], False
+        for pid in pids:
+            try:
+                tids = sorted(os.listdir(f"/proc/{pid}/task"), key=int)
+            except OSError:
+                continue  # ended: the next look differs
+            for tid in tids:
+                if pid == me and int(tid) in self.mine:
+                    continue
+                try:
+                    with open(f"/proc/{pid}/task/{tid}/status") as f:
+                        fields = dict(line.split(":", 1) for line in f if ":" in line)
+                except OSError:
+                    continue
+                state = fields.get("State", "").split()[:1]
+                if state != ["Z"] and (state != ["S"] or self._timed_wait(pid, tid)):
+                    return None  # running, runnable, in I/O (D), stopped, or a timer set
+                alive = alive or (state == ["S"] and pid != me and pid not in helpers)
+                marks.append((pid, int(tid), state[0], fields.get("voluntary_ctxt_switches"),
+                              fields.get("nonvoluntary_ctxt_switches")))
+        return tuple(marks) if alive else None
+
+    def reached(self) -> bool:
+        """True once nothing of the student's has woken for `seconds` s (call it often)."""
+        now = time.monotonic()
+        look = self._look() if self.known else None
+        if look is None or look != self.seen:
+            self.seen, self.since = look, now
+            return False
+        return now - self.since >= self.seconds
 
 
 _PLAIN = (bool, int, float, str, type(None))

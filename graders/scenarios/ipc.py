@@ -17,6 +17,11 @@ SCALE = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))  # as harness.SCALE
 LIMIT = 6.0 * SCALE  # seconds one transfer() of the mixed or the big items may take
 MANY_LIMIT = 12.0 * SCALE  # seconds transfer() of many small items may take
 THREAD_GRACE = 1.0 * SCALE  # seconds threads started by transfer() get to end after it returns
+# seconds every process and thread of the student's may sleep without once waking before a
+# transfer() counts as deadlocked (common.Stillness): a correct one always has a process
+# moving data or about to, so still this long is a join on a process that cannot exit
+# until its queue is read (its feeder blocked on a full pipe), or a get() nobody puts for
+STILL = 0.5 * SCALE
 
 BIG = bytes(range(256)) * 31_250  # one 8,000,000-byte item
 
@@ -92,7 +97,7 @@ def _transfer(items, limit: float, before: set, mine: set):
     """Call transfer(items) with a deadline. Return (observations, value or None)."""
     import ipc
 
-    from graders.scenarios.common import kill_children
+    from graders.scenarios.common import Stillness, kill_children
 
     box: dict = {}
 
@@ -108,9 +113,15 @@ def _transfer(items, limit: float, before: set, mine: set):
     t = threading.Thread(target=run, daemon=True)
     mine.add(t)
     t.start()
-    t.join(limit)
+    started, still = time.monotonic(), Stillness(STILL)
+    while t.is_alive() and time.monotonic() - started < limit:
+        t.join(0.01)
+        if still.reached():
+            break
     if t.is_alive():
-        return {"hung": True, "killed": len(kill_children())}, None
+        waited = round(time.monotonic() - started, 1)
+        return {"hung": True, "deadlocked": waited < limit, "waited": waited,
+                "killed": len(kill_children())}, None
     if "error" in box:
         raise box["error"]
     seen = {"hung": False, "seconds": round(box["seconds"], 3), "left": box["left"],
