@@ -21,6 +21,12 @@ SCALE = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))
 STALL = 3.0 * SCALE  # seconds without a single buy finishing: the buyers are stuck
 LIMIT = 12.0 * SCALE  # seconds for a whole race, stuck or not
 SETTLE = 0.05 * SCALE  # seconds a lock-free buyer gets to reach latency() once all are in buy()
+# seconds every process and thread of the student's may sleep without once waking before the
+# race counts as deadlocked (common.Stillness): in a correct race some buyer always holds
+# the lock and wakes from its latency within milliseconds (the grader's nap at most 3 ms,
+# the failing buyers' 1 ms), so still for this long is a lock nobody will release
+STILL = 0.5 * SCALE
+GRACE = 0.1 * SCALE  # seconds a lock gets to be free once every buy() that took it returned
 
 # ------------------------------------------------------------------ latencies handed to buy()
 
@@ -117,7 +123,10 @@ def _read(db: str):
 
 
 def _lock_free(lock) -> bool:
-    if lock.acquire(timeout=1.0):
+    """Called once every buy() that could hold the lock has returned or ended: nothing is
+    left that could release it later, so it is free at once or never (GRACE for the
+    release in flight)."""
+    if lock.acquire(timeout=GRACE):
         lock.release()
         return True
     return False
@@ -320,7 +329,8 @@ def buy_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
         p.start()
     stall = common.wait_for_progress(
         done=lambda: not any(p.is_alive() for _, p in processes),
-        progress=lambda: len(os.listdir(results)), stall=STALL, limit=LIMIT)
+        progress=lambda: len(os.listdir(results)), stall=STALL, limit=LIMIT,
+        still=common.Stillness(STILL))
     stuck = [name for name, p in processes if p.is_alive()] if stall else []
     common.kill_children()
     for _, p in processes:
@@ -332,6 +342,7 @@ def buy_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
     return {
         "answers": answers,
         "stuck": stuck,
+        "quiet": STILL if stall == "deadlocked" else STALL,  # s no buyer finished
         "remaining": _ticket_num(db),
         "lock_free": _lock_free(lock),
         **_observed(calls),
@@ -360,7 +371,7 @@ def sell_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
     stall = common.wait_for_progress(
         done=lambda: not seller.is_alive(),
         progress=lambda: sum(n.startswith("call-") for n in os.listdir(calls)),
-        stall=STALL, limit=LIMIT)
+        stall=STALL, limit=LIMIT, still=common.Stillness(STILL))
     if stall:
         observed = _observed(calls)
         killed = common.kill_children()
@@ -497,16 +508,20 @@ def sell_with_failing_buyer(n_buyers: int, n_tickets: int, failing: int) -> dict
 
     seller = threading.Thread(target=call_sell, daemon=True)
     seller.start()
-    seller.join(LIMIT)
-    if seller.is_alive():
+    # LIMIT, or less once all of the student's processes and threads are seen still (no
+    # progress stall here: a buyer only reaches latency() once its process has started)
+    stall = common.wait_for_progress(done=lambda: not seller.is_alive(), progress=lambda: 0,
+                                     stall=LIMIT, limit=LIMIT, still=common.Stillness(STILL))
+    if stall:
+        observed = _observed(calls)
         killed = common.kill_children()
         seller.join(5)
-        return {"stalled": True, "killed": len(killed), **_observed(calls)}
+        return {"stalled": stall, "killed": len(killed), **observed}
     if "error" in box:
         raise box["error"]
     result = box["result"]
     return {
-        "stalled": False,
+        "stalled": "",
         "type": type(result).__name__,
         "result": common.plain(result) if type(result) is dict else str(common.plain(result)),
         "left": _ticket_num(db),
