@@ -288,8 +288,92 @@ def _leftovers(grace: float) -> tuple[list[str], list[str]]:
         time.sleep(0.01)
 
 
+# ------------------------------------------- the cooks wait until every diner has looked
+
+GATE = 2.0 * SCALE  # s the cooks wait at most for every diner's first look at the queue
+_REAL: dict = {}  # the module's own producer and consumer (a forked process inherits it)
+
+
+def _real(role: str):
+    if role in _REAL:
+        return _REAL[role]
+    import producer_consumer  # a spawned or forkserver process: a fresh, unpatched import
+
+    return getattr(producer_consumer, role)
+
+
+class _Looked:
+    """The queue as a diner sees it: the queue itself, except that the diner's first get(),
+    get_nowait(), empty() or qsize() leaves a mark, so the cooks can wait for it."""
+
+    def __init__(self, q, mark: str):
+        self._q, self._mark = q, mark
+
+    def _look(self) -> None:
+        if self._mark:
+            open(self._mark, "w").close()
+            self._mark = ""
+
+    def get(self, *args, **kwargs):
+        self._look()
+        return self._q.get(*args, **kwargs)
+
+    def get_nowait(self):
+        self._look()
+        return self._q.get_nowait()
+
+    def empty(self):
+        self._look()
+        return self._q.empty()
+
+    def qsize(self):
+        self._look()
+        return self._q.qsize()
+
+    def __getattr__(self, name):
+        return getattr(self._q, name)
+
+
+def gated_consumer(signals: str, name, q, eat) -> None:
+    """The module's consumer(name, q, eat), on a queue that marks its first look."""
+    _real("consumer")(name, _Looked(q, os.path.join(signals, f"looked-{os.getpid()}")), eat)
+
+
+def gated_producer(signals: str, diners: int, name, food, count, q) -> None:
+    """The module's producer, once every diner has looked at the empty queue (or GATE s)."""
+    deadline = time.monotonic() + GATE
+    while time.monotonic() < deadline and len(
+            [f for f in os.listdir(signals) if f.startswith("looked-")]) < diners:
+        time.sleep(0.002)
+    _real("producer")(name, food, count, q)
+
+
+def _gate(pc, n_consumers: int) -> callable:
+    """From now until undone, kitchen() starts the module's cooks only once every diner has
+    looked at the queue: a diner that stops at an empty queue then meets one on every run,
+    not only when it happened to start first."""
+    signals = tempfile.mkdtemp(dir=".")
+    _REAL.update(producer=pc.producer, consumer=pc.consumer)
+    pc.producer = functools.partial(gated_producer, os.path.abspath(signals), n_consumers)
+    pc.consumer = functools.partial(gated_consumer, os.path.abspath(signals))
+
+    def undo():
+        pc.producer, pc.consumer = _REAL.pop("producer"), _REAL.pop("consumer")
+
+    return undo
+
+
 def _kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float, bad: list) -> dict:
     """One kitchen() call, watched; returns what was observed."""
+    undo = _gate(pc, n_consumers) if count else (lambda: None)
+    try:
+        return _watched_kitchen(pc, menu, count, n_consumers, delay, bad)
+    finally:
+        undo()
+
+
+def _watched_kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float,
+                     bad: list) -> dict:
     from graders.scenarios.common import kill_children
 
     _label_processes()
