@@ -52,22 +52,26 @@ def spin() -> None:
 
 
 def judge(kind: str, path: Path, tmp: Path, workers: int,
-          modules: list[str] | None) -> tuple[bool, float, str]:
-    """Grade one implementation once; (verdict right?, seconds, what went wrong)."""
+          modules: list[str] | None) -> tuple[bool, float, str, float | None]:
+    """Grade one implementation once; (verdict right?, seconds, what went wrong, score: the
+    total, or the swapped module's points for a variant or an alternative)."""
     spread = ["-n", str(workers)] if workers > 1 else []
     if kind == "solutions":
         g = kit.grade(kit.SOLUTIONS, *spread, modules=modules)
-        return g.full_marks and g.exit_code == 0, g.seconds, "; ".join(g.failed())
+        return (g.full_marks and g.exit_code == 0, g.seconds, "; ".join(g.failed()),
+                g.results.get("score"))
     if kind == "stubs":
         g = kit.grade(kit.EXERCISES, *spread, modules=modules)
-        return g.results.get("score") == 0 and g.exit_code != 0, g.seconds, ""
+        return (g.results.get("score") == 0 and g.exit_code != 0, g.seconds, "",
+                g.results.get("score"))
     module = path.parent.name  # a variant or an alternative: the reference with it swapped in
     with tempfile.TemporaryDirectory(dir=tmp) as here:
         g = kit.grade(kit.mutant_folder(path, Path(here)), modules=[module])
+    score = g.score_of(module)[0] if g.results else None
     if kind == "alternative":  # correct, in another style: full marks in its module
-        return kit.full_marks_in(g, module), g.seconds, "; ".join(g.failed())
+        return kit.full_marks_in(g, module), g.seconds, "; ".join(g.failed()), score
     _module, _rule, caught_by = kit.mutant_info(path)
-    return kit.caught(g, module, caught_by), g.seconds, f"not caught by {caught_by}"
+    return kit.caught(g, module, caught_by), g.seconds, f"not caught by {caught_by}", score
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def progress(job, verdict):
         """One line on stderr per grading, so a long verify shows it is moving."""
-        ok, seconds, _why = verdict
+        ok, seconds, _why, _score = verdict
         bar.done(f"{job[1]}: {'right' if ok else 'WRONG'} {seconds:.1f} s")
         return verdict
 
@@ -127,28 +131,35 @@ def main(argv: list[str] | None = None) -> int:
             h.kill()
     total = time.monotonic() - started
 
-    false_failures = escapes = 0
-    print(f"\n{'implementation':<52} {'runs':>4} {'right':>6} {'median s':>9}")
+    false_failures = escapes = unsteady = 0
+    print(f"\n{'implementation':<52} {'runs':>4} {'right':>6} {'median s':>9} {'score':>7}")
     for i, (kind, name, _path) in enumerate(rows):
         mine = verdicts[i * args.repeat:(i + 1) * args.repeat]
-        right = sum(ok for ok, _, _ in mine)
+        right = sum(ok for ok, _, _, _ in mine)
+        scores = sorted({score for _, _, _, score in mine}, key=lambda x: (x is None, x))
+        steady = len(scores) == 1
+        unsteady += not steady  # the same submission must get the same score every run
+        shown = f"{scores[0]:g}" if steady and scores[0] is not None else \
+            "-".join("?" if x is None else f"{x:g}" for x in scores)
         if kind == "variant":
             escapes += args.repeat - right  # a broken variant that kept its points
         else:
             false_failures += args.repeat - right  # a correct one judged wrong (or stubs > 0)
         label = {"solutions": "full marks", "stubs": "0 points",
                  "alternative": "full marks"}.get(kind, "caught")
-        median = statistics.median(s for _, s, _ in mine)
-        print(f"{name:<52} {args.repeat:>4} {right:>6} {median:>9.2f}  {label}")
-        for ok, _, why in mine:
+        median = statistics.median(s for _, s, _, _ in mine)
+        print(f"{name:<52} {args.repeat:>4} {right:>6} {median:>9.2f} {shown:>7}  {label}"
+              + ("" if steady else "  UNSTEADY: not the same score every run"))
+        for ok, _, why, _ in mine:
             if not ok and why:
                 print(f"    wrong verdict: {why}")
                 break
     print(f"\n{len(jobs)} gradings in {total:.1f} s (jobs={args.jobs}, "
           f"workers={args.workers}, hog={args.hog}, "
           f"modules={' '.join(args.modules) if args.modules else 'all'}); "
-          f"false failures: {false_failures}, escapes: {escapes}")
-    return 1 if args.check and (false_failures or escapes) else 0
+          f"false failures: {false_failures}, escapes: {escapes}, "
+          f"unsteady scores: {unsteady}")
+    return 1 if args.check and (false_failures or escapes or unsteady) else 0
 
 
 def measure(args) -> int:
