@@ -128,24 +128,46 @@ def _task_done_calls(q, n: int) -> int:
     return n
 
 
+def _put_all(q, items: list) -> None:
+    for item in items:
+        q.put(item)
+
+
+def _filled(cases: list) -> list:
+    """(kind, items) -> queues holding the items, every one of them visible to get() at once:
+    on a multiprocessing queue an item put in this process reaches the pipe a moment later
+    (its feeder thread), so they are put by a helper process, which flushes its feeder before
+    it exits: once it is joined, all are there, on every run."""
+    made = [_make(kind) for kind, _items in cases]
+    helpers = []
+    for q, (kind, items) in zip(made, cases, strict=True):
+        if kind == "queue.Queue":
+            _put_all(q, items)
+        else:
+            helpers.append(multiprocessing.Process(target=_put_all, args=(q, items)))
+    for h in helpers:
+        h.start()
+    for h in helpers:
+        h.join()
+    return made
+
+
 def drain_basics(fifo_timeout: float, empty_timeout: float) -> dict:
     """FIFO on each kind, [] from an empty queue of each kind, task_done left to the caller.
 
-    All the drain() calls run at once, in threads, to keep the scenario short."""
+    The items are all visible before drain() is called (waiting for items in flight is
+    another test's); all the drain() calls run at once, in threads, to keep it short."""
     import queues
 
+    tasks = ("queue.Queue", "multiprocessing.JoinableQueue")
+    full = _filled([(kind, FIFO_ITEMS) for kind in KINDS] + [(kind, ["a", "b", "c"])
+                                                             for kind in tasks])
     calls = {}
-    for kind in KINDS:
-        q = _make(kind)
-        for item in FIFO_ITEMS:
-            q.put(item)
+    for kind, q in zip(KINDS, full, strict=False):
         calls[("fifo", kind)] = q, _start(queues.drain, q, fifo_timeout)
         q = _make(kind)
         calls[("empty", kind)] = q, _start(queues.drain, q, empty_timeout)
-    for kind in ("queue.Queue", "multiprocessing.JoinableQueue"):
-        q = _make(kind)
-        for item in ("a", "b", "c"):
-            q.put(item)
+    for kind, q in zip(tasks, full[len(KINDS):], strict=True):
         calls[("tasks", kind)] = q, _start(queues.drain, q, fifo_timeout)
     out: dict = {"fifo": {}, "empty": {}, "tasks": {}}
     deadline = time.monotonic() + max(fifo_timeout, empty_timeout) + CALL_LIMIT
