@@ -151,27 +151,6 @@ def wait_for_progress(done, progress, stall: float, limit: float,
     return ""
 
 
-def _descendants(pid: int) -> list[int]:
-    """Every process below `pid`, from /proc (Linux), without psutil: importing it through
-    trusted_import would take the student's folder off sys.path for a moment, and a process
-    spawned by a student thread right then could not import the student's module."""
-    below: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            try:
-                with open(f"/proc/{name}/stat") as f:
-                    parent = int(f.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            below.setdefault(parent, []).append(int(name))
-    found, todo = [], [pid]
-    while todo:
-        children = below.get(todo.pop(), [])
-        found += children
-        todo += children
-    return found
-
-
 class Stillness:
     """Whether the student's code has gone still: every thread of every process below this
     one, and every thread of this process but the grader's (the one that asks, and `mine`),
@@ -203,7 +182,8 @@ class Stillness:
         self.seconds = seconds
         self.mine = {threading.get_native_id(), *(mine or ())}
         self.timed = self.TIMED.get(os.uname().machine) if hasattr(os, "uname") else None
-        self.known = self.timed is not None and os.path.isdir(f"/proc/{os.getpid()}/task")
+        me = os.getpid()  # the children files: _child._descendants never falls back to psutil
+        self.known = self.timed is not None and os.path.exists(f"/proc/{me}/task/{me}/children")
         self.seen: tuple | None = None
         self.since = time.monotonic()
 
@@ -227,10 +207,10 @@ class Stillness:
     def _look(self) -> tuple | None:
         """Every student thread's (pid, tid, state, switches); None if one is awake or in a
         timed wait, or no student process but this one is alive."""
-        from graders._child import _helper_pids
+        from graders._child import _descendants, _helper_pids
 
         me = os.getpid()
-        pids = [me, *_descendants(me)]
+        pids = [me, *(pid for pid, _zombie in _descendants())]
         helpers = _helper_pids()
         marks, alive = [], False
         for pid in pids:
