@@ -445,7 +445,7 @@ class Thread(threading.Thread):
 
         def controlled_run():
             s.bind(task)
-            instrument_thread(s)
+            instrument_thread()
             try:
                 if task.error is None:
                     run()
@@ -836,7 +836,7 @@ def instrument(prefix: str) -> callable:
 _tracer: list = [None]
 
 
-def instrument_thread(s: Scheduler) -> None:
+def instrument_thread() -> None:
     """In a new controlled thread: the opcode tracer too (sys.monitoring covers all threads)."""
     if _tracer[0] is not None:
         sys.settrace(_tracer[0])
