@@ -211,8 +211,11 @@ def _label_processes() -> None:
         if target is None and type(self).run is not base.run:
             target = type(self).run
         self._grader_role = _role_of(target)
-        if getattr(target, "func", None) is gated_consumer:  # the cooks wait for its look
+        func = getattr(target, "func", None)
+        if func is gated_consumer:  # the cooks wait for its look
             open(os.path.join(target.args[0], f"started-{id(self)}"), "w").close()
+        elif func is marked_producer:  # q.join() waits for its items (kitchen_interrupted)
+            open(os.path.join(target.args[0], f"producer-{id(self)}"), "w").close()
         return original(self)
 
     start._grader = True
@@ -293,7 +296,6 @@ def _leftovers(grace: float) -> tuple[list[str], list[str]]:
 # ------------------------------------------- the cooks wait until every diner has looked
 
 GATE = 5.0 * SCALE  # s the cooks wait at most for the diners started to look at the queue
-ALONE = 0.3 * SCALE  # s the cooks wait for a first diner to be started at all
 _REAL: dict = {}  # the module's own producer and consumer (a forked process inherits it)
 
 
@@ -343,47 +345,59 @@ def gated_consumer(signals: str, name, q, eat) -> None:
 
 
 def gated_producer(signals: str, diners: int, name, food, count, q) -> None:
-    """The module's producer, once every diner has been started (kitchen() marks each start)
-    and has looked at the empty queue, at most GATE s; when no diner is started within ALONE
-    s, kitchen() starts them after its cooks (the contract allows it): produce at once."""
+    """The module's producer, once every diner started so far (kitchen() marks each start)
+    has looked at the empty queue, and either all are started or kitchen() has begun to wait
+    in a join (then it starts no more before the cooks are done: a kitchen that starts its
+    diners after joining its cooks, which the contract allows); at most GATE s."""
     begun = time.monotonic()
     while time.monotonic() - begun < GATE:
         marks = os.listdir(signals)
         started = sum(m.startswith("started-") for m in marks)
-        if started >= diners and sum(m.startswith("looked-") for m in marks) >= started:
-            break
-        if not started and time.monotonic() - begun > ALONE:
+        all_in = started >= diners or "waiting" in marks
+        if all_in and sum(m.startswith("looked-") for m in marks) >= started:
             break
         time.sleep(0.002)
     _real("producer")(name, food, count, q)
 
 
-def _gate(pc, n_consumers: int) -> callable:
+def _gate(pc, n_consumers: int) -> tuple[str, callable]:
     """From now until undone, kitchen() starts the module's cooks only once every diner has
     looked at the queue: a diner that stops at an empty queue then meets one on every run,
-    not only when it happened to start first."""
-    signals = tempfile.mkdtemp(dir=".")
+    not only when it happened to start first. Returns the signals folder and the undo."""
+    signals = os.path.abspath(tempfile.mkdtemp(dir="."))
     _REAL.update(producer=pc.producer, consumer=pc.consumer)
-    pc.producer = functools.partial(gated_producer, os.path.abspath(signals), n_consumers)
-    pc.consumer = functools.partial(gated_consumer, os.path.abspath(signals))
+    pc.producer = functools.partial(gated_producer, signals, n_consumers)
+    pc.consumer = functools.partial(gated_consumer, signals)
 
     def undo():
         pc.producer, pc.consumer = _REAL.pop("producer"), _REAL.pop("consumer")
 
-    return undo
+    return signals, undo
+
+
+def _in_join(thread: threading.Thread) -> bool:
+    """Whether `thread` waits in a Process.join() or a JoinableQueue.join() just now."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "join" and "multiprocessing" in code.co_filename:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float, bad: list) -> dict:
     """One kitchen() call, watched; returns what was observed."""
-    undo = _gate(pc, n_consumers) if count else (lambda: None)
+    signals, undo = _gate(pc, n_consumers) if count else ("", lambda: None)
     try:
-        return _watched_kitchen(pc, menu, count, n_consumers, delay, bad)
+        return _watched_kitchen(pc, menu, count, n_consumers, delay, bad, signals)
     finally:
         undo()
 
 
 def _watched_kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float,
-                     bad: list) -> dict:
+                     bad: list, signals: str = "") -> dict:
+    """`signals`: the cooks' gate folder, told when the kitchen thread first waits in a join."""
     from graders.scenarios.common import kill_children
 
     _label_processes()
@@ -401,6 +415,9 @@ def _watched_kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float,
     stuck = ""
     while t.is_alive():
         now = time.monotonic()
+        if signals and _in_join(t):
+            open(os.path.join(signals, "waiting"), "w").close()
+            signals = ""
         n = _n_eaten(folder)
         if n != seen:
             seen, last_move = n, now
@@ -492,6 +509,34 @@ def steady_producer(name: str, food: str, count: int, q) -> None:
         q.put(f"{name}:{food}:{i}")
 
 
+def marked_producer(signals: str, name: str, food: str, count: int, q) -> None:
+    """steady_producer, leaving a mark in `signals` once every item is put."""
+    steady_producer(name, food, count, q)
+    open(os.path.join(signals, f"put-{os.getpid()}"), "w").close()
+
+
+def _join_after_producers(signals: str) -> callable:
+    """Until undone, JoinableQueue.join() first waits (at most GATE s) until every producer
+    started so far has put all its items: a kitchen() that does not join its producers then
+    still reaches the held item on every run, and the test judges its clean-up alone.
+    Returns the undo."""
+    base = multiprocessing.queues.JoinableQueue
+    real = base.join
+
+    def join(self):
+        deadline = time.monotonic() + GATE
+        while time.monotonic() < deadline:
+            marks = os.listdir(signals)
+            if (sum(m.startswith("put-") for m in marks)
+                    >= sum(m.startswith("producer-") for m in marks)):
+                break
+            time.sleep(0.002)
+        return real(self)
+
+    base.join = join
+    return lambda: setattr(base, "join", real)
+
+
 def steady_consumer(name: str, q, eat) -> None:
     """A consumer known to be right (each item marked done once, the stop sign too)."""
     while True:
@@ -526,9 +571,11 @@ def kitchen_interrupted_run(count: int, n_consumers: int) -> dict:
     # This test judges kitchen()'s clean-up alone: its producers and consumers are ones known
     # to be right (where kitchen() starts the module's own), so that a broken consumer, which
     # other tests judge, cannot make the interruption land at a different moment every run.
-    pc.producer, pc.consumer = steady_producer, steady_consumer
     _label_processes()
-    folder, signals = tempfile.mkdtemp(dir="."), tempfile.mkdtemp(dir=".")
+    folder, signals = tempfile.mkdtemp(dir="."), os.path.abspath(tempfile.mkdtemp(dir="."))
+    pc.producer = functools.partial(marked_producer, signals)
+    pc.consumer = steady_consumer
+    undo_join = _join_after_producers(signals)
     names = list(MENU)
     gate_item = f"{names[-1]}:{MENU[names[-1]]}:{count - 1}"
     eat = functools.partial(gated_eat, folder, signals, gate_item)
@@ -596,6 +643,7 @@ def kitchen_interrupted_run(count: int, n_consumers: int) -> dict:
         watcher.join(5)
     finally:
         signal.signal(signal.SIGINT, old)
+        undo_join()
     if isinstance(error, NotImplementedError):
         kill_children()
         raise error
