@@ -155,6 +155,18 @@ def pytest_configure(config):
 GRADING = pytest.StashKey[Grading]()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtestloop(session):
+    """The report page's template is made ready while the tests run (pages.warm), not while
+    pytest starts, when this process has no time to spare."""
+    config = session.config
+    if config.getoption("page") != "" and not hasattr(config, "workerinput"):
+        from graders import pages
+
+        pages.warm()
+    yield
+
+
 def pytest_report_header(config):
     g = config.stash[GRADING]
     limits = ", ".join(f"{k}={v:g}" for k, v in harness.LIMITS.items())
@@ -223,6 +235,14 @@ def pytest_collection_modifyitems(config, items):
         item.user_properties.append(("grading", about))  # reaches an xdist controller too
     if hasattr(config, "workerinput"):  # an xdist worker: the longest waits first
         items.sort(key=lambda item: -design_wait(item))
+
+
+def pytest_collection_finish(session):
+    """The graders' copy, compiled for the exercises whose tests will run (harness.precompile;
+    an xdist controller collects nothing and starts no grading child)."""
+    g = session.config.stash.get(GRADING, None)
+    if g is not None:
+        g.graders_copy = harness.precompile({exercise_of(item) for item in session.items})
 
 
 def design_wait(item) -> float:

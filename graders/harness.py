@@ -76,35 +76,50 @@ class Outcome:
 def use_copy_of_graders(folder: Path) -> dict[Path, bytes]:
     """Grading children import the graders from a private copy in `folder`, so student code
     that rewrites a grader file can only touch that copy (which is checked and put back
-    after every test), byte-compiled once here (_precompile). Returns the copy's files, the
-    compiled ones included, and their contents."""
+    after every test). Returns the copy's files and their contents; precompile() adds the
+    compiled modules."""
     global CHILD_ROOT
     shutil.copytree(KIT / "graders", folder / "graders",  # children never translate: no locale
                     ignore=shutil.ignore_patterns("__pycache__", "test_*.py", "conftest.py",
                                                   "locale"))
     os.chmod(folder, 0o755)  # readable, never writable, by the throwaway uid
     CHILD_ROOT = folder
-    _precompile(folder / "graders")
     return {p: p.read_bytes() for p in _watched_files(folder / "graders")}
 
 
-def _precompile(graders: Path) -> None:
-    """Compile the copy's modules into its __pycache__, as the grader, once per run: else
-    every grading child compiles _child.py, schedule.py and its scenario from source (10-20
-    ms), because it cannot write the cache (the throwaway uid) or may not
-    (PYTHONDONTWRITEBYTECODE, which stops writing only, not reading). Checked-hash .pyc
-    files: a child uses one only while its source is byte for byte the one compiled, whatever
-    the files' times (restore() rewrites sources); restore() checks and puts them back too."""
-    if sys.pycache_prefix:  # the children would look for them elsewhere
-        return
-    for path in sorted(graders.rglob("*.py")):
-        try:
-            py_compile.compile(str(path), doraise=True,
-                               invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
-        except (py_compile.PyCompileError, OSError):
-            continue  # children compile it from source, as before
-    for cache in graders.rglob("__pycache__"):
-        os.chmod(cache, 0o755)
+# What every grading child imports from the copy; a scenario brings its own module and, for
+# the thread exercises, the scheduler.
+CHILD_CORE = ("__init__.py", "_child.py", "_enter.py", "_guard.py", "_perturb.py", "i18n.py",
+              "scenarios/__init__.py", "scenarios/common.py")
+
+
+def precompile(exercises: set[str]) -> dict[Path, bytes]:
+    """Compile into the copy's __pycache__, as the grader, once per run, what the grading
+    children of `exercises` import: else each of them compiles _child.py, schedule.py and
+    its scenario from source (10-20 ms), because it cannot write the cache (the throwaway
+    uid) or may not (PYTHONDONTWRITEBYTECODE, which stops writing only, not reading); the
+    modules no selected test needs are not compiled (a one-exercise grading compiles 9 or 10
+    of the copy's 21). Checked-hash .pyc files: a child uses one only while its source is
+    byte for byte the one compiled, whatever the files' times (restore() rewrites sources);
+    restore() checks and puts them back too. Returns the copy's files, compiled ones too."""
+    graders = CHILD_ROOT / "graders"
+    if not sys.pycache_prefix:  # else the children would look for them elsewhere
+        wanted = [graders / name for name in CHILD_CORE]
+        for exercise in sorted(exercises):
+            scenario = graders / "scenarios" / f"{exercise}.py"
+            if scenario.exists():
+                wanted.append(scenario)
+                if "from graders import schedule" in scenario.read_text(encoding="utf-8"):
+                    wanted.append(graders / "schedule.py")
+        for path in sorted(set(wanted)):
+            try:
+                py_compile.compile(str(path), doraise=True,
+                                   invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
+            except (py_compile.PyCompileError, OSError):
+                continue  # children compile it from source, as before
+        for cache in graders.rglob("__pycache__"):
+            os.chmod(cache, 0o755)
+    return {p: p.read_bytes() for p in _watched_files(graders)}
 
 
 def _watched_files(graders: Path) -> list[Path]:
@@ -184,12 +199,19 @@ def _read(path: Path, limit: int) -> str:
     return text
 
 
+def _processes(pids: list[int]) -> list[psutil.Process]:
+    """psutil's handles on `pids`, those that still exist."""
+    found = []
+    for pid in pids:
+        try:
+            found.append(psutil.Process(pid))
+        except psutil.Error:
+            continue
+    return found
+
+
 def _tree(pid: int) -> list[psutil.Process]:
-    try:
-        root = psutil.Process(pid)
-        return [root, *root.children(recursive=True)]
-    except psutil.Error:
-        return []
+    return _processes([pid, *observe.children(pid, recursive=True)])
 
 
 def _dump_stacks(procs: list[psutil.Process], folder: Path) -> str:
@@ -341,7 +363,7 @@ def kill_tree(proc: subprocess.Popen, descendants: list[psutil.Process]) -> None
 
 def reap_orphans() -> None:
     """Kill and reap any process that ended up as our child (orphans come to a subreaper)."""
-    for p in psutil.Process().children():
+    for p in _processes(observe.children(os.getpid())):
         try:
             if p.status() != psutil.STATUS_ZOMBIE:
                 p.kill()
@@ -367,11 +389,11 @@ def _worker(proc: subprocess.Popen) -> psutil.Process | None:
     """The grading child's worker, the process that runs student code: the only child of the
     shim (which is PID 1 of the namespace, below `unshare`, when contained)."""
     try:
-        shim = psutil.Process(proc.pid)
+        shim = proc.pid
         if CONTAINMENT.pid_namespace:
-            shim = shim.children()[0]
-        kids = shim.children()
-        return kids[0] if len(kids) == 1 else None
+            shim = observe.children(shim)[0]
+        kids = observe.children(shim)
+        return psutil.Process(kids[0]) if len(kids) == 1 else None
     except (psutil.Error, IndexError):
         return None
 
@@ -385,7 +407,7 @@ def tasks_started(proc: subprocess.Popen) -> int | None:
     if not CONTAINMENT.pid_namespace or not nsenter:
         return None
     try:
-        init = psutil.Process(proc.pid).children()[0].pid  # PID 1 of the namespace
+        init = observe.children(proc.pid)[0]  # PID 1 of the namespace
         out = subprocess.run([nsenter, "-t", str(init), "-p", "-m", "cat",
                               "/proc/sys/kernel/ns_last_pid"], capture_output=True,
                              text=True, timeout=5, stdin=subprocess.DEVNULL)
@@ -401,10 +423,7 @@ def processes_left(worker: psutil.Process | None, grace: float) -> list[str]:
     deadline = time.monotonic() + grace
     while True:
         running, zombies = [], []
-        try:
-            below = worker.children(recursive=True) if worker else []
-        except psutil.Error:
-            below = []
+        below = _processes(observe.children(worker.pid, recursive=True)) if worker else []
         for p in below:
             try:
                 if any(h in " ".join(p.cmdline()) for h in HELPERS):

@@ -118,10 +118,15 @@ def test_the_graders_copy_is_precompiled_and_a_doctored_pyc_is_put_back(tmp_path
 
     saved = harness.CHILD_ROOT
     try:
-        files = harness.use_copy_of_graders(tmp_path)
+        copied = harness.use_copy_of_graders(tmp_path)
+        files = harness.precompile({"counter"})
         child = tmp_path / "graders" / "_child.py"
         cached = Path(importlib.util.cache_from_source(str(child)))
+        assert not any(p.suffix == ".pyc" for p in copied)
         assert cached in files and files[cached][4:8] == b"\x03\x00\x00\x00"  # checked hash
+        compiled = {p.name.split(".")[0] for p in files if p.suffix == ".pyc"}
+        assert {"counter", "schedule", "common"} <= compiled
+        assert not {"tickets", "harness", "pages"} & compiled  # not for counter's children
         assert harness.restore(files) == []
         cached.write_bytes(cached.read_bytes()[:16] + b"doctored")
         planted = cached.with_name("planted.cpython-311.pyc")
