@@ -28,6 +28,7 @@ only os: every grading child pays for its imports). The rungs, strongest first:
 
 from __future__ import annotations
 
+import functools
 import os
 import secrets
 import shutil
@@ -159,16 +160,17 @@ class Plan:
         return {"uid": self.uid, "expose": self.expose, "cgroup": self.cgroup}
 
 
-def needed_paths() -> list[Path]:
+@functools.lru_cache(maxsize=1)
+def needed_paths() -> tuple[Path, ...]:
     """Folders that a grading child's unprivileged processes must be able to enter: the
-    interpreter (spawn starts it again) and its standard library."""
+    interpreter (spawn starts it again) and its standard library (the same all run long)."""
     import sysconfig
 
     found = {Path(sys.executable).parent, Path(os.path.realpath(sys.executable)).parent,
              Path(sys.prefix), Path(sys.base_prefix)}
     for name in ("stdlib", "platstdlib"):
         found.add(Path(sysconfig.get_paths()[name]))
-    return sorted(Path(os.path.realpath(p)) for p in found)
+    return tuple(sorted(Path(os.path.realpath(p)) for p in found))
 
 
 def plan(c: Containment, grant: list[Path], processes: int) -> tuple[Plan, str]:
