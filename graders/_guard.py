@@ -8,6 +8,12 @@ own files, and threading.py (a new thread installs `threading.settrace`'s hook f
 This is enforcement inside the student's interpreter, not evidence: sys.monitoring (3.12+)
 raises no audit event when its events are turned off, so graders/schedule.py also checks its
 tool is still in place (`schedule._intact`).
+
+While armed, the instrument is also hidden from code outside the graders: sys.gettrace(),
+sys.getprofile(), threading.gettrace(), threading.getprofile() and, for the scheduler's tool,
+sys.monitoring.get_tool() answer as in an unwatched run (None), so that code cannot take its
+lock only while it sees a tracer. What stays visible on 3.10/3.11 is a frame's own `f_trace`
+(the README's residual risks).
 """
 
 from __future__ import annotations
@@ -35,10 +41,43 @@ def _hook(event: str, args) -> None:
                        f"{event}() is refused")
 
 
+MONITOR_TOOL = 4  # the sys.monitoring tool id graders/schedule.py claims (its _MONITOR)
+
+
+def _ours(frame) -> bool:
+    return os.path.abspath(frame.f_code.co_filename).startswith(OURS)
+
+
+def _unwatched(real, answer=None):
+    """`real` as code outside the graders sees it while armed: `answer`, as when unwatched."""
+    def looks(*args):
+        if state["armed"] and not _ours(sys._getframe(1)):
+            return answer(*args) if callable(answer) else answer
+        return real(*args)
+
+    looks.__name__ = looks.__qualname__ = real.__name__
+    looks.__doc__, looks.__module__ = real.__doc__, getattr(real, "__module__", None)
+    return looks
+
+
+def _hide() -> None:
+    sys.gettrace = _unwatched(sys.gettrace)
+    sys.getprofile = _unwatched(sys.getprofile)
+    for name in ("gettrace", "getprofile"):  # 3.10+
+        if hasattr(threading, name):
+            setattr(threading, name, _unwatched(getattr(threading, name)))
+    mon = getattr(sys, "monitoring", None)
+    if mon is not None:
+        real = mon.get_tool
+        mon.get_tool = _unwatched(real, lambda tool: None if tool == MONITOR_TOOL
+                                  else real(tool))
+
+
 def arm() -> None:
     """A grader's tracer is on from now (until disarm())."""
     if not _installed[0]:
         sys.addaudithook(_hook)
+        _hide()
         _installed[0] = True
     state["armed"] += 1
 

@@ -746,7 +746,9 @@ def _on_access(frame, offset: int) -> None:
         s.point(me, kind, where, label, lambda: (_access(frame, offset) or (0, 0, _NOTHING))[2])
 
 
-_MONITOR = 4  # a sys.monitoring tool id no standard tool claims (0-2 and 5 are named)
+# The sys.monitoring tool id of the scheduling points (no standard tool claims 4; 0-2 and 5
+# are named); graders/_guard.py hides it from student code.
+_MONITOR = 4
 
 
 def _intact() -> str:
