@@ -38,7 +38,7 @@ DEV_DEPS = CLASS_DEPS + EXTRAS["dev"]
 
 
 # Byte-compiles what was installed: uv does not by default, and where PYTHONDONTWRITEBYTECODE
-# is set (CI images, this kit's own machine) nothing ever would, so every pytest start, in
+# is set (some CI images and machines) nothing ever would, so every pytest start, in
 # each xdist worker too, compiled pytest, pluggy and Jinja2 from source again: 0.25 s a start.
 COMPILE = ("import compileall, sysconfig; "
            "compileall.compile_dir(sysconfig.get_paths()['purelib'], quiet=1, workers=0)")

@@ -28,7 +28,8 @@ from classroom import kitfiles
 from classroom.kitfiles import HERE, KIT
 from graders import i18n
 
-SESSIONS = ["install", "pytest_args", "grade", "lint"]  # copied from the kit's noxfile
+# copied from the kit's noxfile: functions, and constants with the comment above them
+SESSIONS = ["COMPILE", "install", "pytest_args", "grade", "lint"]
 
 NOXFILE_HEAD = '''"""Sessions of the exercises repository.
 
@@ -69,6 +70,12 @@ def student_noxfile() -> str:
         if isinstance(node, ast.FunctionDef) and node.name in SESSIONS:
             first = min([node.lineno] + [d.lineno for d in node.decorator_list])
             found[node.name] = "\n".join(lines[first - 1:node.end_lineno])
+        elif (isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+              and node.targets[0].id in SESSIONS):
+            first = node.lineno
+            while first > 1 and lines[first - 2].startswith("#"):
+                first -= 1
+            found[node.targets[0].id] = "\n".join(lines[first - 1:node.end_lineno])
     missing = [name for name in SESSIONS if name not in found]
     if missing:
         raise SystemExit(f"noxfile.py has no {', '.join(missing)}: cannot write the release")
