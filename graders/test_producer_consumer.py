@@ -218,6 +218,11 @@ def _check_stuck(r: dict, who: str) -> None:
                "q.join(), send one None per consumer ({consumers} here), then join "
                "them.").format(who=who, state=state, process=_joined(where.get("joined")),
                                at=at, still=still, consumers=n_cons))
+    if where["kind"] == "queue join" and not alive and n_cons:
+        fail(_("{who} did not return ({state}): it waits in q.join(){at}, but every consumer "
+               "had already returned, so no one is left to take the items. A consumer loops "
+               "until it takes its stop sign (None): an empty queue only means the producers "
+               "have not put the next item yet.").format(who=who, state=state, at=at))
     if where["kind"] == "queue join":
         left = where.get("unfinished")
         left = (_(" with {count} item(s) never marked done").format(count=left)
@@ -226,6 +231,12 @@ def _check_stuck(r: dict, who: str) -> None:
                "consumer takes must be marked done with q.task_done() exactly once (also when "
                "eat raises), or q.join() never returns.").format(who=who, state=state,
                                                                  left=left, at=at))
+    if r["stuck"] == "still":
+        fail(_("{who} did not return ({state}): for {seconds:g} s every thread of it and every "
+               "process it started slept and none woke{at}, so nothing is left to wake them. "
+               "Start the producers and the consumers, join the producers, then q.join(), "
+               "then send one None per consumer and join them.").format(
+            who=who, state=state, seconds=r.get("still", sc.STILL), at=at))
     if r["stuck"] == "after all":
         fail(_("{who} did not return within {seconds:g} s after all {expected} items were "
                "eaten{at}: once q.join() returns, stop the consumers (one None each) and join "

@@ -176,10 +176,12 @@ class Stillness:
                          72: (4, "ptr"), 22: (3, "int"), 441: (3, "ptr"), 137: (2, "ptr"),
                          192: (3, "ptr")}}
 
-    def __init__(self, seconds: float, mine: set[int] | None = None):
+    def __init__(self, seconds: float, mine: set[int] | None = None, alone: bool = False):
+        """`alone`: still counts even when no student process is alive below this one, its
+        threads here all asleep (a kitchen() whose consumers have all ended)."""
         import threading
 
-        self.seconds = seconds
+        self.seconds, self.alone = seconds, alone
         self.mine = {threading.get_native_id(), *(mine or ())}
         self.timed = self.TIMED.get(os.uname().machine) if hasattr(os, "uname") else None
         me = os.getpid()  # the children files: _child._descendants never falls back to psutil
@@ -232,7 +234,7 @@ class Stillness:
                 alive = alive or (state == ["S"] and pid != me and pid not in helpers)
                 marks.append((pid, int(tid), state[0], fields.get("voluntary_ctxt_switches"),
                               fields.get("nonvoluntary_ctxt_switches")))
-        return tuple(marks) if alive else None
+        return tuple(marks) if alive or (self.alone and marks) else None
 
     def reached(self) -> bool:
         """True once nothing of the student's has woken for `seconds` s (call it often)."""

@@ -29,6 +29,10 @@ END = "<the grader's end marker>"
 AFTER_ALL = 1.5 * SCALE  # s kitchen() may take to return once every item has been eaten
 STALL = 4.0 * SCALE  # s without a new item eaten before kitchen() counts as stuck
 LIMIT = 14.0 * SCALE  # s for a whole kitchen() call
+# s every thread of kitchen() and of its processes may sleep, none woken, before it counts as
+# stuck (common.Stillness, Linux): a correct kitchen always has one awake or waking within
+# milliseconds (a cook putting, a diner eating, q.join() returning once the last is done)
+STILL = 0.5 * SCALE
 
 
 # ------------------------------------------------------------------------ the grader's eat
@@ -398,11 +402,12 @@ def _kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float, bad: li
 def _watched_kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float,
                      bad: list, signals: str = "") -> dict:
     """`signals`: the cooks' gate folder, told when the kitchen thread first waits in a join."""
-    from graders.scenarios.common import kill_children
+    from graders.scenarios.common import Stillness, kill_children
 
     _label_processes()
     folder = tempfile.mkdtemp(dir=".")
     eat = functools.partial(record_eat, folder, delay, tuple(bad))
+    still, looked = Stillness(STILL, alone=True), 0.0
     expected = len(menu) * count
     threads_before = set(threading.enumerate())
     box: dict = {}
@@ -429,13 +434,16 @@ def _watched_kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float,
             stuck = "stalled"
         if now - start > LIMIT:
             stuck = "limit"
+        if not stuck and now - looked >= 0.05:  # /proc read 20 times a second, not 100
+            looked = now
+            stuck = "still" if still.reached() else ""
         if stuck:
             break
         time.sleep(0.01)
     now = time.monotonic()
     out: dict = {"menu": menu, "count": count, "n_consumers": n_consumers, "bad": bad,
                  "expected": expected, "stuck": stuck, "seconds": round(now - start, 2),
-                 "limit": LIMIT, "last_move_ago": round(now - last_move, 2)}
+                 "limit": LIMIT, "last_move_ago": round(now - last_move, 2), "still": STILL}
     if stuck:
         out["where"] = _stuck_where(t)
         procs = _processes()
