@@ -238,13 +238,11 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collection_finish(session):
-    """The graders' copy, compiled for the exercises whose tests will run, while the first
-    grading child starts (harness.precompile_later; an xdist controller collects nothing and
-    starts no grading child)."""
+    """The graders' copy, compiled for the exercises whose tests will run (harness.precompile;
+    an xdist controller collects nothing and starts no grading child)."""
     g = session.config.stash.get(GRADING, None)
     if g is not None:
-        harness.precompile_later({exercise_of(item) for item in session.items},
-                                 lambda files: setattr(g, "graders_copy", files))
+        g.graders_copy = harness.precompile({exercise_of(item) for item in session.items})
 
 
 def design_wait(item) -> float:

@@ -87,18 +87,10 @@ def use_copy_of_graders(folder: Path) -> dict[Path, bytes]:
     return {p: p.read_bytes() for p in _watched_files(folder / "graders")}
 
 
-# What every grading child imports from the copy, in the order it does; a scenario brings its
-# own module and, for the thread exercises, the scheduler.
-CHILD_CORE = ("__init__.py", "_child.py", "_enter.py", "scenarios/__init__.py", "i18n.py",
-              "scenarios/common.py")
-_LATER: list = []  # precompile_later's work, done by the next run()
-
-
-def precompile_later(exercises: set[str], done) -> None:
-    """precompile(exercises), done by the next run() while its grading child starts (that
-    child takes the modules compiled by then from their .pyc, the others from source), so
-    that the compiling costs a grading no wall time; `done` is handed the copy's files."""
-    _LATER[:] = [lambda: done(precompile(exercises))]
+# What every grading child imports from the copy; a scenario brings its own module and, for
+# the thread exercises, the scheduler.
+CHILD_CORE = ("__init__.py", "_child.py", "_enter.py", "_guard.py", "_perturb.py", "i18n.py",
+              "scenarios/__init__.py", "scenarios/common.py")
 
 
 def precompile(exercises: set[str]) -> dict[Path, bytes]:
@@ -119,8 +111,7 @@ def precompile(exercises: set[str]) -> dict[Path, bytes]:
                 wanted.append(scenario)
                 if "from graders import schedule" in scenario.read_text(encoding="utf-8"):
                     wanted.append(graders / "schedule.py")
-        wanted += [graders / "_guard.py", graders / "_perturb.py"]
-        for path in dict.fromkeys(wanted):  # in order, once each
+        for path in sorted(set(wanted)):
             try:
                 py_compile.compile(str(path), doraise=True,
                                    invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
@@ -598,7 +589,6 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         env["PYTHONPATH"] = os.pathsep.join([str(site), str(CHILD_ROOT)])
         env["PYTHONFAULTHANDLER"] = "1"
         env["PYTHONSAFEPATH"] = "1"  # 3.11+: no working directory on sys.path, spawned too
-        env["PYTHONDONTWRITEBYTECODE"] = "1"  # the copy's .pyc are the grader's alone
         for name in ("PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONINSPECT"):
             env.pop(name, None)
         posix = os.name == "posix"
@@ -614,8 +604,6 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             if outside:
                 os.close(ready_w)
                 os.close(go_r)
-            while _LATER:  # the graders' copy compiled while this child starts
-                _LATER.pop()()
             started = time.monotonic()
             timed_out, dumped, broke, left = False, "", "", None
             cpu, busy = CpuWatch(), None
