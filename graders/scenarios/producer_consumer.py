@@ -17,6 +17,7 @@ import multiprocessing
 import multiprocessing.process
 import multiprocessing.queues
 import os
+import queue
 import sys
 import tempfile
 import threading
@@ -313,31 +314,39 @@ def _real(role: str):
 
 class _Looked:
     """The queue as a diner sees it: the queue itself, except that the diner's first get(),
-    get_nowait(), empty() or qsize() leaves a mark, so the cooks can wait for it."""
+    get_nowait(), empty() or qsize() leaves a mark, so the cooks can wait for it, and a first
+    look that does not wait (empty(), qsize(), get_nowait(), get(block=False)) finds the
+    queue empty, as it does whenever a diner starts before the cooks have put anything (a
+    multiprocessing queue may also say so while items are on their way): a diner that stops
+    at an empty queue meets one on every run, however late it started."""
 
     def __init__(self, q, mark: str):
         self._q, self._mark = q, mark
 
-    def _look(self) -> None:
-        if self._mark:
-            open(self._mark, "w").close()
-            self._mark = ""
+    def _look(self) -> bool:
+        """Whether this is the diner's first look."""
+        if not self._mark:
+            return False
+        open(self._mark, "w").close()
+        self._mark = ""
+        return True
 
     def get(self, *args, **kwargs):
-        self._look()
+        first = self._look()
+        if first and not (args[0] if args else kwargs.get("block", True)):
+            raise queue.Empty
         return self._q.get(*args, **kwargs)
 
     def get_nowait(self):
-        self._look()
+        if self._look():
+            raise queue.Empty
         return self._q.get_nowait()
 
     def empty(self):
-        self._look()
-        return self._q.empty()
+        return True if self._look() else self._q.empty()
 
     def qsize(self):
-        self._look()
-        return self._q.qsize()
+        return 0 if self._look() else self._q.qsize()
 
     def __getattr__(self, name):
         return getattr(self._q, name)
