@@ -84,11 +84,49 @@ def raising_latency() -> None:
 
 def failing_on_call(folder: str, failing: int) -> None:
     """A latency that raises on its call number `failing` (from 0) and sleeps 1 ms on the
-    others; the calls are counted across processes (files call-N in `folder`)."""
+    others; the calls are counted across processes (files call-N in `folder`). Before it
+    returns (and its buyer writes the database), the other buyers have all gone to sleep
+    (_others_asleep): test_sell_failed_buyer judges the failing buyer alone, and no find()
+    of theirs reads the file meanwhile, which test_find_never_sees_a_half_written_file
+    judges (a write in place would otherwise make a buyer fail here now and then)."""
     if _claim(folder, "call") == failing:
         raise ConnectionError(N_("the booking system is down for this buyer (raised by the "
                                  "grader's latency, on purpose)"))
     time.sleep(0.001)
+    _others_asleep(2.0 * SCALE)
+
+
+def _others_asleep(limit: float) -> None:
+    """Wait, at most `limit` s, until every other process of this one's parent (the buyers
+    sell() started, which wait for the lock this buyer holds) sleeps or has ended, each of
+    its threads, as Linux's /proc shows them; elsewhere return at once."""
+    me, parent = os.getpid(), os.getppid()
+    if not os.path.exists(f"/proc/{me}/task/{me}/children"):
+        return
+    deadline, before = time.monotonic() + limit, None
+    while time.monotonic() < deadline:
+        seen = []  # each thread's state and context switches: asleep twice alike, not waking
+        for tid in os.listdir(f"/proc/{parent}/task"):
+            try:
+                with open(f"/proc/{parent}/task/{tid}/children") as f:
+                    kids = [int(k) for k in f.read().split()]
+            except (OSError, ValueError):
+                continue
+            for kid in kids:
+                try:
+                    for task in ([] if kid == me else os.listdir(f"/proc/{kid}/task")):
+                        with open(f"/proc/{kid}/task/{task}/status") as f:
+                            seen.append(tuple(line for line in f if line.startswith(
+                                ("State:", "voluntary_ctxt", "nonvoluntary_ctxt"))))
+                except OSError:
+                    continue  # ended meanwhile
+        if all(fields[0].split()[1] in ("S", "Z") for fields in seen if fields):
+            if seen == before:
+                return
+            before = seen
+        else:
+            before = None
+        time.sleep(0.01)
 
 
 def _observed(folder: str, caller: int | None = None) -> dict:
