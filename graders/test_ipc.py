@@ -68,6 +68,12 @@ def test_transfer(student, start_method):
                "a way no item can imitate.").format(what=what, seconds=seconds,
                                                     killed=mixed["killed"]) + why)
     _check_list(mixed, what)
+    if mixed["processes"] > 2:
+        fail(_("transfer() of {what} started {count} processes that run your code; expected "
+               "2: one producer that puts the items on a multiprocessing.Queue and one "
+               "consumer that takes them off and sends them back. Two consumers each take "
+               "some of the items, and whenever both run the items come back out of "
+               "order.").format(what=what, count=mixed["processes"]))
     expected = [sc.show(x) for x in sc.MIXED]
     got = mixed["items"]
     if got != expected:

@@ -93,6 +93,37 @@ def _new_threads(before: set, mine: set) -> list[str]:
         time.sleep(0.01)
 
 
+def _runs_student_code(process, impl: str) -> bool:
+    """Whether `process` (a multiprocessing.Process about to start) runs a function of the
+    student's folder: its target (through a partial or a bound method), or its own run()."""
+    import multiprocessing.process
+
+    target = getattr(process, "_target", None)
+    if target is None and type(process).run is not multiprocessing.process.BaseProcess.run:
+        target = type(process).run
+    target = getattr(target, "func", target)
+    code = getattr(getattr(target, "__func__", target), "__code__", None)
+    return code is not None and os.path.abspath(code.co_filename).startswith(impl)
+
+
+def _counting_starts(impl: str) -> tuple[list, callable]:
+    """Until undone, every multiprocessing.Process started in this process that runs the
+    student's code is counted (a manager's or a pool's processes are not); returns the
+    count (a list that grows) and the undo."""
+    import multiprocessing.process
+
+    base, counted = multiprocessing.process.BaseProcess, []
+    real = base.start
+
+    def start(self):
+        if _runs_student_code(self, impl):
+            counted.append(1)
+        return real(self)
+
+    base.start = start
+    return counted, lambda: setattr(base, "start", real)
+
+
 def _transfer(items, limit: float, before: set, mine: set):
     """Call transfer(items) with a deadline. Return (observations, value or None)."""
     import ipc
@@ -100,13 +131,18 @@ def _transfer(items, limit: float, before: set, mine: set):
     from graders.scenarios.common import Stillness, kill_children
 
     box: dict = {}
+    impl = os.path.dirname(os.path.abspath(ipc.__file__)) + os.sep
 
     def run():
         started = time.monotonic()
+        counted, undo = _counting_starts(impl)
         try:
             box["value"] = ipc.transfer(items)
         except BaseException as e:  # noqa: BLE001 - re-raised in the scenario's thread
             box["error"] = e
+        finally:
+            undo()
+        box["processes"] = len(counted)
         box["seconds"] = time.monotonic() - started
         box["left"] = _left_behind()  # right after the return
 
@@ -125,7 +161,7 @@ def _transfer(items, limit: float, before: set, mine: set):
     if "error" in box:
         raise box["error"]
     seen = {"hung": False, "seconds": round(box["seconds"], 3), "left": box["left"],
-            "threads": _new_threads(before, mine)}
+            "threads": _new_threads(before, mine), "processes": box["processes"]}
     left = box["left"]
     if left["running"] or left["zombies"] or left["unjoined"]:
         _clean_up()
