@@ -86,31 +86,40 @@ def trusted_import(name: str):
 _IMPL = [""]  # the implementation folder, set by main()
 
 
+def children_of(pid: int) -> list[int] | None:
+    """The pids of `pid`'s children (zombies included), from the kernel's lists in
+    /proc/<pid>/task/<tid>/children (Linux 3.5+, one small file per thread); [] once `pid`
+    has ended, None where the kernel keeps no such lists (then psutil must answer)."""
+    if not os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
+        return None
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+    found = []
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/children") as f:
+                found += [int(k) for k in f.read().split()]
+        except (OSError, ValueError):
+            continue
+    return found
+
+
 def _descendants() -> list[tuple[int, bool]]:
     """(pid, is_zombie) of every process below this one. Linux reads /proc directly (fast,
     no psutil import in every child); elsewhere psutil answers."""
-    if os.path.exists(f"/proc/{os.getpid()}/task/{os.getpid()}/children"):
+    if children_of(os.getpid()) is not None:
         found, todo = [], [os.getpid()]
         while todo:
-            pid = todo.pop()
-            try:
-                tasks = os.listdir(f"/proc/{pid}/task")
-            except OSError:
-                continue
-            for task in tasks:
+            for kid in children_of(todo.pop()) or []:
                 try:
-                    with open(f"/proc/{pid}/task/{task}/children") as f:
-                        kids = [int(k) for k in f.read().split()]
-                except OSError:
+                    with open(f"/proc/{kid}/stat") as f:
+                        zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
+                except (OSError, IndexError):
                     continue
-                for kid in kids:
-                    try:
-                        with open(f"/proc/{kid}/stat") as f:
-                            zombie = f.read().rsplit(")", 1)[1].split()[0] == "Z"
-                    except (OSError, IndexError):
-                        continue
-                    found.append((kid, zombie))
-                    todo.append(kid)
+                found.append((kid, zombie))
+                todo.append(kid)
         return found
     psutil = trusted_import("psutil")
     out = []

@@ -100,26 +100,22 @@ def _others_asleep(limit: float) -> None:
     """Wait, at most `limit` s, until every other process of this one's parent (the buyers
     sell() started, which wait for the lock this buyer holds) sleeps or has ended, each of
     its threads, as Linux's /proc shows them; elsewhere return at once."""
+    from graders._child import children_of
+
     me, parent = os.getpid(), os.getppid()
-    if not os.path.exists(f"/proc/{me}/task/{me}/children"):
+    if children_of(me) is None:
         return
     deadline, before = time.monotonic() + limit, None
     while time.monotonic() < deadline:
         seen = []  # each thread's state and context switches: asleep twice alike, not waking
-        for tid in os.listdir(f"/proc/{parent}/task"):
+        for kid in children_of(parent) or []:
             try:
-                with open(f"/proc/{parent}/task/{tid}/children") as f:
-                    kids = [int(k) for k in f.read().split()]
-            except (OSError, ValueError):
-                continue
-            for kid in kids:
-                try:
-                    for task in ([] if kid == me else os.listdir(f"/proc/{kid}/task")):
-                        with open(f"/proc/{kid}/task/{task}/status") as f:
-                            seen.append(tuple(line for line in f if line.startswith(
-                                ("State:", "voluntary_ctxt", "nonvoluntary_ctxt"))))
-                except OSError:
-                    continue  # ended meanwhile
+                for task in ([] if kid == me else os.listdir(f"/proc/{kid}/task")):
+                    with open(f"/proc/{kid}/task/{task}/status") as f:
+                        seen.append(tuple(line for line in f if line.startswith(
+                            ("State:", "voluntary_ctxt", "nonvoluntary_ctxt"))))
+            except OSError:
+                continue  # ended meanwhile
         if all(fields[0].split()[1] in ("S", "Z") for fields in seen if fields):
             if seen == before:
                 return
