@@ -55,11 +55,21 @@ def install(session: nox.Session, deps: list[str]) -> None:
     stamp.write_text(want)
 
 
+# How pytest runs the graders, wherever it does (the grade session, grade-all, run_autograder):
+# no cache folder, and no assertion rewriting, which the graders do not use (they fail with
+# words, harness.fail) but which every pytest start paid for: 15-20 ms, in each xdist worker.
+GRADER_PYTEST = ["-p", "no:cacheprovider", "--assert=plain"]
+# The grader's own modules are compiled once into graders/__pycache__ (git ignores it) even
+# where PYTHONDONTWRITEBYTECODE is set, else every pytest start compiles graders/*.py again
+# (30 ms). Grading children never write one (harness.run sets it for them).
+GRADER_ENV = {"PYTHONDONTWRITEBYTECODE": ""}
+
+
 def pytest_args(session: nox.Session) -> list[str]:
     """--impl exercises unless given, and `-n auto` unless -n/--numprocesses is given: the
     grading plugin (graders/conftest.py) then spreads the tests over cores only when two or
     more of the selected exercises hold code."""
-    args = list(session.posargs)
+    args = [*GRADER_PYTEST, *session.posargs]
     if not any(a == "--impl" or a.startswith("--impl=") for a in args):
         args = ["--impl", "exercises", *args]
     if not any(a.startswith(("-n", "--numprocesses")) for a in args):
@@ -71,7 +81,7 @@ def pytest_args(session: nox.Session) -> list[str]:
 def grade(session: nox.Session) -> None:
     """Grade exercises/ (or --impl PATH); reports go to reports/. Exits 0 only at full marks."""
     install(session, GRADE_DEPS)
-    session.run("python", "-m", "pytest", "graders", *pytest_args(session))
+    session.run("python", "-m", "pytest", "graders", *pytest_args(session), env=GRADER_ENV)
 
 
 @nox.session
@@ -183,7 +193,7 @@ def grade_all(session: nox.Session) -> None:
     Writes reports/class/index.html too, the class dashboard (charts with pygal, the
     pyproject's `pages` extra, installed only here), and pages/<student>.html."""
     install(session, CLASS_DEPS)
-    session.run("python", "-m", "classroom.grade_all", *session.posargs)
+    session.run("python", "-m", "classroom.grade_all", *session.posargs, env=GRADER_ENV)
 
 
 @nox.session(venv_backend="none")

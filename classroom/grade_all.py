@@ -109,7 +109,7 @@ def grade_one(sub: Path, out: Path, pytest_args: list[str], timeout: float) -> d
         cmd = [sys.executable, "-m", "pytest", "graders", "--impl", str(sub.resolve()),
                "--results", str(results), f"--junitxml={Path(tmp) / 'junit.xml'}", "-q",
                "--page=",  # no page here: write_dashboard() writes each student's
-               "-p", "no:cacheprovider", *pytest_args]
+               "-p", "no:cacheprovider", "--assert=plain", *pytest_args]
         proc = subprocess.Popen(cmd, cwd=KIT, stdout=log_file, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:

@@ -29,7 +29,7 @@ from classroom.kitfiles import HERE, KIT
 from graders import i18n
 
 # copied from the kit's noxfile: functions, and constants with the comment above them
-SESSIONS = ["COMPILE", "install", "pytest_args", "grade", "lint"]
+SESSIONS = ["COMPILE", "install", "GRADER_PYTEST", "GRADER_ENV", "pytest_args", "grade", "lint"]
 
 NOXFILE_HEAD = '''"""Sessions of the exercises repository.
 

@@ -84,6 +84,44 @@ def trusted_import(name: str):
 
 
 _IMPL = [""]  # the implementation folder, set by main()
+_OTHER_METHODS: list[str] = []  # start methods student code chose itself (_watch_start_methods)
+
+
+def _watch_start_methods(wanted: str) -> None:
+    """The contract has student code use the default start method, which the grader sets
+    (`wanted`). Every process that student code starts here with another one, from
+    multiprocessing.get_context("fork") or its own set_start_method(), is noted, for the grader
+    to fail the test with: testimony, which honest code does not dodge."""
+    import functools
+    import multiprocessing.process
+
+    base = multiprocessing.process.BaseProcess
+    real = base.start
+
+    @functools.wraps(real)
+    def start(self):
+        method = getattr(self, "_start_method", None)
+        if method is None:
+            import multiprocessing
+
+            method = multiprocessing.get_start_method(allow_none=True)
+        if method and method != wanted and method not in _OTHER_METHODS and _by_student():
+            _OTHER_METHODS.append(method)
+        return real(self)
+
+    del start.__wrapped__  # looks like the real one
+    base.start = start
+
+
+def _by_student() -> bool:
+    """Whether student code is on the stack of this call."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        if os.path.abspath(frame.f_code.co_filename).startswith(_IMPL[0] + os.sep):
+            return True
+        frame = frame.f_back
+    return False
+
 
 
 def children_of(pid: int) -> list[int] | None:
@@ -304,6 +342,8 @@ def main() -> None:
     impl = request["impl"]
     _IMPL[0] = os.path.abspath(impl)
     sys.path.insert(0, impl)
+    if request.get("start_method"):
+        _watch_start_methods(request["start_method"])
     if request.get("perturb") is not None:
         from graders._perturb import install_perturbation
 
@@ -320,6 +360,7 @@ def main() -> None:
         result.update(status="error", error=f"{type(e).__name__}: {e}",
                       where=_student_frames(e.__traceback__, impl))
     result["seconds"] = time.perf_counter() - started
+    result["other_methods"] = list(_OTHER_METHODS)
     _restore_builtins()
     if result["status"] == "ok":
         checks = dict(request.get("checks", {}), outside=request.get("outside_processes"),

@@ -12,14 +12,9 @@ import os
 
 
 def enter(p: dict) -> None:
-    """In the grading child, still root, PID 1 of its namespaces: join the cgroup and make the
-    closed folders that grading needs enterable (in this mount namespace only)."""
-    if p.get("cgroup"):
-        try:
-            with open(os.path.join(p["cgroup"], "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
-        except OSError:
-            pass
+    """In the grading child, still root, PID 1 of its namespaces: make the closed folders that
+    grading needs enterable (in this mount namespace only). (It was born in the grading
+    process's cgroup: contain.join_cgroup.)"""
     if p.get("expose"):
         _expose(p["expose"])
 

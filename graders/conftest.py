@@ -107,12 +107,17 @@ class Grading:
         self.started = time.time()
         self.fingerprint = fingerprint()
         harness.CONTAINMENT = contain.probe(disabled=config.getoption("no_contain"))
-        self.containment = harness.CONTAINMENT
         self.workdir = tempfile.TemporaryDirectory()
-        self.graders_copy = harness.use_copy_of_graders(Path(self.workdir.name))
+        harness.use_copy_of_graders(Path(self.workdir.name))
+        harness.start_compiler()  # compiles it on the other core while pytest goes on
         self.probes: dict[str, dict] = {}
         self.tests: dict[str, dict] = {}  # nodeid -> name, exercise, points, status, output
         self.page_note = ""  # the one line about the report page, printed with the grade table
+
+    @property
+    def containment(self) -> contain.Containment:
+        """In force now: a rung that fails when first used is dropped (harness._join_cgroup)."""
+        return harness.CONTAINMENT
 
     def probe(self, exercise: str) -> dict:
         """Import the student module once per run, in a child, and remember what was found."""
@@ -242,7 +247,7 @@ def pytest_collection_finish(session):
     an xdist controller collects nothing and starts no grading child)."""
     g = session.config.stash.get(GRADING, None)
     if g is not None:
-        g.graders_copy = harness.precompile({exercise_of(item) for item in session.items})
+        harness.precompile({exercise_of(item) for item in session.items})
 
 
 def design_wait(item) -> float:
@@ -358,7 +363,7 @@ def pytest_runtest_call(item):
 def graders_untouched(request):
     """After every test: the grader files are as they were at the start, or put back."""
     yield
-    changed = harness.restore(request.config.stash[GRADING].graders_copy)
+    changed = harness.restore()
     if changed:
         harness.fail(_("your code changed the grader files {files} while it ran: they were "
                        "put back, and this test gets no points.").format(files=changed))
@@ -555,6 +560,7 @@ def pytest_sessionfinish(session, exitstatus):
     if g is None:
         return
     harness.reap_orphans()
+    contain.leave_cgroup_soon()  # no grading child is left; done at exit (leave_cgroup)
     g.workdir.cleanup()
     if hasattr(session.config, "workerinput"):
         return  # an xdist worker: the controller writes the reports

@@ -17,8 +17,11 @@ only os: every grading child pays for its imports). The rungs, strongest first:
   (a home directory of mode 700 holding the interpreter) are made enterable inside the
   child's mount namespace only: a tmpfs over the closed folder, with just the folders grading
   needs bound back into it.
-- **cgroup** (a writable cgroup v1 `pids` hierarchy): every process of one grading is in a
-  cgroup of its own whose `pids.max` the kernel enforces, so a fork bomb stops in the kernel.
+- **cgroup** (a writable cgroup v1 `pids` hierarchy): the grading process (pytest, or each
+  xdist worker) moves itself once into a cgroup of its own (`join_cgroup`), so every grading
+  child it starts, one test at a time, is born there; its `pids.max`, the test's process
+  limit plus the grader's own tasks, is enforced by the kernel, so a fork bomb stops there.
+  One move per run, not one per child: a move waits for an RCU grace period (5-20 ms here).
 - **session** (macOS, Windows, Linux without root or `unshare`): the child gets a session of
   its own; on a timeout the harness kills the session and the process tree it can see, and on
   Linux it is a child subreaper, so double-forked orphans come back to it. A process that
@@ -154,10 +157,9 @@ class Plan:
 
     uid: int | None = None
     expose: list[list[str]] = field(default_factory=list)  # [closed folder, folder in it]
-    cgroup: str = ""
 
     def as_dict(self) -> dict:
-        return {"uid": self.uid, "expose": self.expose, "cgroup": self.cgroup}
+        return {"uid": self.uid, "expose": self.expose}
 
 
 @functools.lru_cache(maxsize=1)
@@ -173,7 +175,7 @@ def needed_paths() -> tuple[Path, ...]:
     return tuple(sorted(Path(os.path.realpath(p)) for p in found))
 
 
-def plan(c: Containment, grant: list[Path], processes: int) -> tuple[Plan, str]:
+def plan(c: Containment, grant: list[Path]) -> tuple[Plan, str]:
     """The child's plan for one grading; `grant` are the folders its student processes must
     own (they are chown'ed to the uid). Returns the plan and why the uid was given up, if it
     was (a folder that stays closed even with the mount trick)."""
@@ -197,24 +199,90 @@ def plan(c: Containment, grant: list[Path], processes: int) -> tuple[Plan, str]:
             for root, dirs, files in os.walk(folder):
                 for name in [root, *(os.path.join(root, n) for n in dirs + files)]:
                     os.lchown(name, c.uid, c.uid)
-    if c.cgroup:
-        group = CGROUP_PIDS / f"grading-{os.getpid()}-{secrets.token_hex(4)}"
-        try:
-            group.mkdir()
-            (group / "pids.max").write_text(str(processes + 50))
-            p.cgroup = str(group)
-        except OSError:
-            pass
     return p, ""
 
 
-def release(p: Plan) -> None:
-    """Remove the plan's cgroup once every process in it is gone."""
-    if p.cgroup:
+_cgroup: dict[str, str] = {}  # "group": this process's grading cgroup, "from": its old one
+
+
+def make_cgroup(processes: int) -> str:
+    """A pids cgroup for this grading process (once; "" if none can be made). Its pids.max:
+    `processes` for student code plus this process's tasks and a margin. Empty cgroups of
+    grading processes that are gone (killed runs) are removed on the way. The move into it,
+    join_cgroup(), is the slow step; leave_cgroup() moves back and removes it."""
+    if "group" in _cgroup:
+        return _cgroup["group"]
+    for stale in CGROUP_PIDS.glob("grading-*"):
         try:
-            os.rmdir(p.cgroup)
+            pid = int(stale.name.split("-")[1])
+            if pid != os.getpid() and not Path(f"/proc/{pid}").exists():
+                os.rmdir(stale)  # fails while a process is in it
+        except (ValueError, IndexError, OSError):
+            pass
+    group = CGROUP_PIDS / f"grading-{os.getpid()}-{secrets.token_hex(4)}"
+    try:
+        group.mkdir()
+        own = len(os.listdir("/proc/self/task"))
+        (group / "pids.max").write_text(str(processes + own + 50))
+    except OSError:
+        return ""
+    _cgroup.update(group=str(group), **{"from": _pids_cgroup_of("self") or str(CGROUP_PIDS)})
+    return str(group)
+
+
+def _pids_cgroup_of(pid: str) -> str:
+    try:
+        for line in Path(f"/proc/{pid}/cgroup").read_text().splitlines():
+            _num, controllers, where = line.split(":", 2)
+            if "pids" in controllers.split(","):
+                return str(CGROUP_PIDS / where.lstrip("/"))
+    except (OSError, ValueError):
+        pass
+    return ""
+
+
+def join_cgroup(group: str, pid: int) -> None:
+    """Move process `pid` into `group` (the grader itself, or precompile's compiler for it:
+    the move waits for an RCU grace period, 5-20 ms here)."""
+    try:
+        Path(group, "cgroup.procs").write_text(str(pid))
+    except OSError:
+        pass
+
+
+def in_cgroup(group: str) -> bool:
+    return bool(group) and _pids_cgroup_of("self") == group
+
+
+def leave_cgroup() -> None:
+    """Back to the cgroup this process came from (a move: started by leave_cgroup_soon(),
+    else made here), and the grading cgroup removed: its grading children are gone."""
+    mover = _leaving.pop() if _leaving else None
+    if mover is not None:
+        mover.join()
+    group = _cgroup.pop("group", "")
+    if group:
+        if in_cgroup(group):
+            join_cgroup(_cgroup["from"], os.getpid())
+        try:
+            os.rmdir(group)
         except OSError:
             pass
+
+
+_leaving: list = []  # the thread of leave_cgroup_soon()
+
+
+def leave_cgroup_soon() -> None:
+    """Start the move back, which waits in the kernel (5-20 ms), while reports are written."""
+    group = _cgroup.get("group", "")
+    if group and not _leaving and in_cgroup(group):
+        import threading
+
+        mover = threading.Thread(target=join_cgroup, args=(_cgroup["from"], os.getpid()),
+                                 name="grader-cgroup", daemon=True)
+        mover.start()
+        _leaving.append(mover)
 
 
 def readable_by_others(path: Path) -> bool:

@@ -10,6 +10,8 @@ Limits live in LIMITS, in one place, and are printed in the report header.
 
 from __future__ import annotations
 
+import atexit
+import dataclasses
 import importlib.util
 import json
 import os
@@ -61,6 +63,7 @@ class Outcome:
     error: str = ""
     where: str = ""
     leaks: list = field(default_factory=list)
+    other_methods: list = field(default_factory=list)  # start methods student code chose
     stdout: str = ""
     stderr: str = ""
     stacks: str = ""
@@ -73,53 +76,172 @@ class Outcome:
     pid: int = 0  # the grading child's (unshare's when contained), for bench/bench.py
 
 
-def use_copy_of_graders(folder: Path) -> dict[Path, bytes]:
+def use_copy_of_graders(folder: Path) -> None:
     """Grading children import the graders from a private copy in `folder`, so student code
     that rewrites a grader file can only touch that copy (which is checked and put back
-    after every test). Returns the copy's files and their contents; precompile() adds the
-    compiled modules."""
-    global CHILD_ROOT
+    after every test: restore())."""
+    global CHILD_ROOT, _copy
     shutil.copytree(KIT / "graders", folder / "graders",  # children never translate: no locale
                     ignore=shutil.ignore_patterns("__pycache__", "test_*.py", "conftest.py",
                                                   "locale"))
     os.chmod(folder, 0o755)  # readable, never writable, by the throwaway uid
     CHILD_ROOT = folder
-    return {p: p.read_bytes() for p in _watched_files(folder / "graders")}
+    _copy = {p: p.read_bytes() for p in _watched_files(folder / "graders")}
 
 
 # What every grading child imports from the copy; a scenario brings its own module and, for
 # the thread exercises, the scheduler.
 CHILD_CORE = ("__init__.py", "_child.py", "_enter.py", "_guard.py", "_perturb.py", "i18n.py",
               "scenarios/__init__.py", "scenarios/common.py")
+_copy: dict[Path, bytes] = {}  # the copy's files as they must stay, compiled ones too
+_compiler: list | None = None  # start_compiler's: pid, its report, the fd asking it for more
+_compiled: dict[Path, str] = {}  # what the compiler wrote: .pyc file -> its sha256
+_tampered: list[str] = []  # compiled files changed before copy_ready(), for restore() to name
+_cgroup_done = False  # this process is in its grading cgroup, or cannot be (_join_cgroup)
 
 
-def precompile(exercises: set[str]) -> dict[Path, bytes]:
+def start_compiler() -> None:
+    """On Linux, while this process has one thread (not in an xdist worker), fork the compiler
+    of the graders' copy as soon as the copy exists (see precompile): it first moves this
+    process into its grading cgroup (contain.join_cgroup; a move waits 5-20 ms in the kernel)
+    and says so, compiles CHILD_CORE, then what precompile() asks for, and reports the hash
+    of each file it wrote."""
+    global _compiler
+    import threading
+
+    if (_compiler is not None or sys.pycache_prefix or sys.platform != "linux"
+            or threading.active_count() != 1):
+        return
+    group = contain.make_cgroup(LIMITS["processes"]) if CONTAINMENT.cgroup else ""
+    graders = CHILD_ROOT / "graders"
+    report_r, report_w = os.pipe()
+    wants_r, wants_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the compiler: nothing of pytest's runs here, not even its exit
+        try:
+            os.close(report_r)
+            os.close(wants_w)
+            if group:
+                contain.join_cgroup(group, os.getppid())
+            os.write(report_w, b"moved\n")
+            done = _compile([graders / name for name in CHILD_CORE])
+            with os.fdopen(wants_r, "r", encoding="utf-8") as wants:
+                more = [Path(line.rstrip("\n")) for line in wants]  # until the grader closes
+            done.update(_compile([p for p in more if p not in done]))
+            for pyc, sha in done.items():
+                os.write(report_w, f"{sha} {pyc}\n".encode())
+        finally:
+            os._exit(0)
+    os.close(report_w)
+    os.close(wants_r)
+    _compiler = [pid, os.fdopen(report_r, "r", encoding="utf-8"), wants_w]
+
+
+def precompile(exercises: set[str]) -> None:
     """Compile into the copy's __pycache__, as the grader, once per run, what the grading
     children of `exercises` import: else each of them compiles _child.py, schedule.py and
     its scenario from source (10-20 ms), because it cannot write the cache (the throwaway
     uid) or may not (PYTHONDONTWRITEBYTECODE, which stops writing only, not reading); the
     modules no selected test needs are not compiled (a one-exercise grading compiles 9 or 10
-    of the copy's 21). Checked-hash .pyc files: a child uses one only while its source is
-    byte for byte the one compiled, whatever the files' times (restore() rewrites sources);
-    restore() checks and puts them back too. Returns the copy's files, compiled ones too."""
+    of the copy's 21). Checked-hash .pyc files, each written whole or not at all: a child
+    uses one only while its source is byte for byte the one compiled, and compiles from
+    source what is not there yet. The forked compiler (start_compiler) does it on the other
+    core while pytest goes on; restore() then takes the files it reports as they must stay
+    (copy_ready). Without one (an xdist worker, not Linux), it is done here, now."""
     graders = CHILD_ROOT / "graders"
-    if not sys.pycache_prefix:  # else the children would look for them elsewhere
-        wanted = [graders / name for name in CHILD_CORE]
-        for exercise in sorted(exercises):
-            scenario = graders / "scenarios" / f"{exercise}.py"
-            if scenario.exists():
-                wanted.append(scenario)
-                if "from graders import schedule" in scenario.read_text(encoding="utf-8"):
-                    wanted.append(graders / "schedule.py")
-        for path in sorted(set(wanted)):
-            try:
-                py_compile.compile(str(path), doraise=True,
-                                   invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH)
-            except (py_compile.PyCompileError, OSError):
-                continue  # children compile it from source, as before
-        for cache in graders.rglob("__pycache__"):
-            os.chmod(cache, 0o755)
-    return {p: p.read_bytes() for p in _watched_files(graders)}
+    if sys.pycache_prefix:  # the children would look for them elsewhere
+        return
+    wanted = [graders / name for name in CHILD_CORE]
+    for exercise in sorted(exercises):
+        scenario = graders / "scenarios" / f"{exercise}.py"
+        if scenario.exists():
+            wanted.append(scenario)
+            if "from graders import schedule" in scenario.read_text(encoding="utf-8"):
+                wanted.append(graders / "schedule.py")
+    wanted = sorted(set(wanted))
+    start_compiler()
+    if _compiler is not None and _compiler[2] >= 0:
+        with os.fdopen(_compiler[2], "w", encoding="utf-8") as wants:
+            wants.write("".join(f"{p}\n" for p in wanted))
+        _compiler[2] = -1
+    else:
+        _compiled.update(_compile(wanted))
+        copy_ready()
+
+
+def _compile(paths: list[Path]) -> dict[Path, str]:
+    import hashlib
+
+    done = {}
+    for path in paths:
+        try:
+            pyc = Path(py_compile.compile(
+                str(path), doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.CHECKED_HASH))
+            done[pyc] = hashlib.sha256(pyc.read_bytes()).hexdigest()
+        except (py_compile.PyCompileError, OSError):
+            continue  # children compile it from source, as before
+    for cache in (CHILD_ROOT / "graders").rglob("__pycache__"):
+        os.chmod(cache, 0o755)
+    return done
+
+
+def _join_cgroup() -> None:
+    """This process is in its grading cgroup (contain.make_cgroup) before its first grading
+    child starts: the compiler's move is waited for, else made here. The children are born in
+    it. If it cannot be, the containment no longer claims the cgroup rung."""
+    global CONTAINMENT, _cgroup_done
+    _cgroup_done = True
+    if _compiler is not None:
+        _compiler[1].readline()  # "moved" (or "": the compiler ended)
+    group = contain.make_cgroup(LIMITS["processes"])
+    if group and not contain.in_cgroup(group):
+        contain.join_cgroup(group, os.getpid())
+    if contain.in_cgroup(group):
+        atexit.register(contain.leave_cgroup)
+    else:
+        contain.leave_cgroup()
+        CONTAINMENT = dataclasses.replace(
+            CONTAINMENT, cgroup=False,
+            why_not=(*CONTAINMENT.why_not, "could not join a pids cgroup"))
+
+
+def copy_ready() -> None:
+    """Wait for precompile's compiler, if one runs; the files it says it wrote are, from
+    then on, part of the copy as restore() keeps it, each only if it is still what the
+    compiler wrote (student code may have run meanwhile: a changed one is removed, and the
+    children compile that module from source)."""
+    global _compiler
+    if _compiler is not None:
+        pid, report, wants = _compiler
+        _compiler = None
+        if wants >= 0:  # precompile never asked for more
+            os.close(wants)
+        for line in report:
+            sha, _, path = line.rstrip("\n").partition(" ")
+            if path:
+                _compiled[Path(path)] = sha
+        report.close()
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+    import hashlib
+
+    for pyc, sha in list(_compiled.items()):
+        now = pyc.read_bytes() if pyc.exists() else b""
+        if hashlib.sha256(now).hexdigest() == sha:
+            _copy[pyc] = now
+        else:
+            pyc.unlink(missing_ok=True)
+            _copy.pop(pyc, None)
+            _tampered.append(pyc.relative_to(CHILD_ROOT).as_posix())
+        del _compiled[pyc]
+
+
+def compiler_pid() -> int | None:
+    """The compiler's pid while it runs: reap_orphans() leaves it alone."""
+    return _compiler[0] if _compiler is not None else None
 
 
 def _watched_files(graders: Path) -> list[Path]:
@@ -127,11 +249,13 @@ def _watched_files(graders: Path) -> list[Path]:
     return sorted(set(graders.rglob("*.py")) | set(graders.rglob("*.pyc")))
 
 
-def restore(files: dict[Path, bytes]) -> list[str]:
-    """Put files back as they were, compiled modules (.pyc) too; name the ones that had
-    changed (or appeared)."""
-    folder = CHILD_ROOT / "graders"
-    changed = []
+def restore() -> list[str]:
+    """Put the copy's files back as they were, compiled modules (.pyc) too; name the ones
+    that had changed (or appeared)."""
+    if _compiler is not None:
+        copy_ready()
+    files, folder = _copy, CHILD_ROOT / "graders"
+    changed, _tampered[:] = list(_tampered), []
     for path in sorted(set(_watched_files(folder)) | set(files)):
         now = path.read_bytes() if path.exists() else None
         if now != files.get(path):
@@ -363,7 +487,8 @@ def kill_tree(proc: subprocess.Popen, descendants: list[psutil.Process]) -> None
 
 def reap_orphans() -> None:
     """Kill and reap any process that ended up as our child (orphans come to a subreaper)."""
-    for p in _processes(observe.children(os.getpid())):
+    compiler = compiler_pid()
+    for p in _processes([c for c in observe.children(os.getpid()) if c != compiler]):
         try:
             if p.status() != psutil.STATUS_ZOMBIE:
                 p.kill()
@@ -554,12 +679,14 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
 
     With `perturb` (a seed), student code is paused at random bytecodes (see _perturb)."""
     timeout = timeout or LIMITS["timeout"]
+    if CONTAINMENT.cgroup and not _cgroup_done:
+        _join_cgroup()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         stacks = tmp / "stacks"
         stacks.mkdir()
         nonce = secrets.token_hex(16)
-        plan, _granted = contain.plan(CONTAINMENT, grant=[tmp], processes=LIMITS["processes"])
+        plan, _granted = contain.plan(CONTAINMENT, grant=[tmp])
         request = {
             "impl": str(impl_for_children(Path(impl))),
             "scenario": f"{scenario.__module__}:{scenario.__name__}",
@@ -589,7 +716,11 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         env["PYTHONPATH"] = os.pathsep.join([str(site), str(CHILD_ROOT)])
         env["PYTHONFAULTHANDLER"] = "1"
         env["PYTHONSAFEPATH"] = "1"  # 3.11+: no working directory on sys.path, spawned too
-        for name in ("PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONINSPECT"):
+        # Never a .pyc written into the graders' copy (restore() would take it for student
+        # code's) or the student's folder; the copy's own are where the grader put them.
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+        for name in ("PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONINSPECT",
+                     "PYTHONPYCACHEPREFIX"):
             env.pop(name, None)
         posix = os.name == "posix"
         with open(tmp / "stdout", "wb") as out, open(tmp / "stderr", "wb") as err:
@@ -650,7 +781,6 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                         go_w = -1
             finally:  # also when pytest-timeout or Ctrl-C interrupts the wait
                 kill_tree(proc, _tree(proc.pid)[1:])
-                contain.release(plan)
                 shutil.rmtree(site, ignore_errors=True)
                 if outside:
                     os.close(ready_r)
@@ -694,6 +824,8 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         outcome.where = str(answer.get("where", ""))
         leaks = answer.get("leaks")
         outcome.leaks = [describe_leak(x) for x in leaks] if isinstance(leaks, list) else []
+        methods = answer.get("other_methods")
+        outcome.other_methods = [str(m) for m in methods] if isinstance(methods, list) else []
         if outside and outcome.status == "ok":
             if left is None:
                 outcome.status = "crash"
@@ -885,6 +1017,12 @@ class Student:
         if out.status != "ok":
             fail(_("{what}: {error}; student code must not exit or kill the process that "
                    "calls it.").format(what=what, error=out.error) + output)
+        if out.other_methods:
+            fail(_("{what} started processes with the {methods} start method while this test "
+                   "runs under {wanted}: use the default one (multiprocessing.Process, Lock, "
+                   "Queue ... or multiprocessing.get_context() with no argument); the graders "
+                   "choose it, to test your code under every method.").format(
+                what=what, methods=", ".join(out.other_methods), wanted=start_method))
         if out.leaks:
             fail(_("{what} returned but left things behind: {leaks}. Join every process and "
                    "let every thread end before returning.").format(

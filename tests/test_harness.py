@@ -116,10 +116,13 @@ def test_the_graders_copy_is_precompiled_and_a_doctored_pyc_is_put_back(tmp_path
 
     from graders import harness
 
-    saved = harness.CHILD_ROOT
+    saved = harness.CHILD_ROOT, harness._copy
     try:
-        copied = harness.use_copy_of_graders(tmp_path)
-        files = harness.precompile({"counter"})
+        harness.use_copy_of_graders(tmp_path)
+        copied = dict(harness._copy)
+        harness.precompile({"counter"})  # a forked compiler, when this process has one thread
+        assert harness.restore() == []  # waits for it first
+        files = harness._copy
         child = tmp_path / "graders" / "_child.py"
         cached = Path(importlib.util.cache_from_source(str(child)))
         assert not any(p.suffix == ".pyc" for p in copied)
@@ -127,14 +130,59 @@ def test_the_graders_copy_is_precompiled_and_a_doctored_pyc_is_put_back(tmp_path
         compiled = {p.name.split(".")[0] for p in files if p.suffix == ".pyc"}
         assert {"counter", "schedule", "common"} <= compiled
         assert not {"tickets", "harness", "pages"} & compiled  # not for counter's children
-        assert harness.restore(files) == []
         cached.write_bytes(cached.read_bytes()[:16] + b"doctored")
         planted = cached.with_name("planted.cpython-311.pyc")
         planted.write_bytes(b"planted")
-        assert harness.restore(files) == [
+        assert harness.restore() == [
             "graders/__pycache__/_child." + cached.name.split(".", 1)[1],
             "graders/__pycache__/planted.cpython-311.pyc"]
         assert cached.read_bytes() == files[cached] and not planted.exists()
-        assert harness.restore(files) == []
+        assert harness.restore() == []
+        # Changed after the compiler wrote it, before the grader took the copy as it must stay
+        # (a grading child may run meanwhile): removed, and named.
+        cached.unlink()
+        harness.precompile({"counter"})
+        if harness.compiler_pid() is not None:
+            os.waitpid(harness.compiler_pid(), 0)
+        cached.write_bytes(b"doctored meanwhile")
+        assert harness.restore() == ["graders/__pycache__/_child." + cached.name.split(".", 1)[1]]
+        assert not cached.exists() and harness.restore() == []
     finally:
-        harness.CHILD_ROOT = saved
+        harness.CHILD_ROOT, harness._copy = saved
+
+
+def test_grading_children_are_born_in_the_graders_pids_cgroup(tmp_path):
+    """With the cgroup rung, the grading process moves once into a pids cgroup of its own
+    (not each child: a move waits for an RCU grace period), its children are born there under
+    its pids.max, and it moves back and removes the cgroup when done."""
+    import pytest
+
+    from graders import contain, harness
+    from graders.scenarios import common
+
+    found = contain.probe()
+    if not found.cgroup:
+        pytest.skip("no writable cgroup v1 pids hierarchy here: " + "; ".join(found.why_not))
+    impl = folder_with(tmp_path, queues="import os\n"
+                       "print(open('/proc/self/cgroup').read())\n")
+    saved = harness.CONTAINMENT, harness.CHILD_ROOT, harness._copy, harness._cgroup_done
+    home = contain._pids_cgroup_of("self")
+    copy = tempfile.TemporaryDirectory()  # tmp_path's parents are closed to the throwaway uid
+    try:
+        harness.CONTAINMENT, harness._cgroup_done = found, False
+        harness.use_copy_of_graders(Path(copy.name))
+        harness.precompile({"queues"})  # the compiler moves this process meanwhile
+        out = harness.run(common.probe, "queues", impl=impl, timeout=10,
+                          checks={"threads": False, "processes": False, "sockets": False})
+        group = contain._cgroup["group"]
+        assert out.status == "ok" and harness.CONTAINMENT.cgroup, (out.error, out.stderr[-800:])
+        assert contain.in_cgroup(group)
+        assert f":pids:/{Path(group).name}\n" in out.stdout  # the student's import, inside
+        limit = int(Path(group, "pids.max").read_text())
+        assert harness.LIMITS["processes"] < limit < harness.LIMITS["processes"] + 100
+        contain.leave_cgroup()
+        assert not Path(group).exists() and contain._pids_cgroup_of("self") == home
+    finally:
+        contain.leave_cgroup()
+        copy.cleanup()
+        harness.CONTAINMENT, harness.CHILD_ROOT, harness._copy, harness._cgroup_done = saved
