@@ -72,6 +72,19 @@ def _serve(student) -> dict:
                    checks={"threads": False}, what="serve()")
 
 
+def serve_spins(r: dict, clients: int) -> None:
+    """Fail if serve()'s threads kept running while its one client was silent: their clients'
+    replies then come as fast as the machine's load lets the clients in this process run, so
+    whether all of them are served in time is not the test's to judge."""
+    share = r.get("silent_share")
+    if share is not None and share > sc.SPINS:
+        fail(_("while its one client was connected and silent, serve()'s threads were running "
+               "or waiting for a CPU {share:.0%} of {window:g} s: a thread that polls instead of "
+               "blocking in recv() (see test_talk_never_busy_waits) starves the others, so "
+               "serving {clients} clients at once cannot be judged. Block in recv().").format(
+            share=min(share, 1.0), window=sc.CPU_WINDOW, clients=clients))
+
+
 def _serve_raised(r: dict) -> None:
     error = r["stop1"]["error"] or r["stop2"]["error"]
     if error:
@@ -394,6 +407,7 @@ def test_serve_concurrent_clients(student):
     if r["silent_reply"] != want:
         fail(_("a client sent 'I will stay silent now\\n' to serve() and got {got!r}; expected "
                "{want!r} (see the talk() tests).").format(got=r["silent_reply"], want=want))
+    serve_spins(r, CLIENTS)
     if r["refused"]:
         fail(_("{refused} of {clients} clients could not connect to serve()'s server: keep it "
                "open and listening until stop is set.").format(refused=r["refused"],

@@ -5,6 +5,7 @@ import pytest
 from graders.harness import SCALE, fail
 from graders.i18n import _
 from graders.scenarios import echo_server as sc
+from graders.test_echo_server import serve_spins
 
 pytestmark = pytest.mark.hidden
 
@@ -22,6 +23,7 @@ def test_serve_crowd(student):
         if stop["error"]:
             fail(_("serve() raised {error}: it must return normally once stop is set.").format(
                 error=stop["error"]))
+    serve_spins(r, CLIENTS)
     if r["refused"]:
         fail(_("{refused} of {clients} clients could not connect to serve()'s server.").format(
             refused=r["refused"], clients=CLIENTS))

@@ -27,6 +27,7 @@ from graders.scenarios.common import plain
 
 SUFFIX = b"jack, my_lover"  # the contract's SUFFIX: the grader does not trust the student's
 CPU_WINDOW = 0.2  # seconds over which a thread's CPU use and recv() calls are measured
+SPINS = 0.5  # share of CPU_WINDOW serve()'s threads may be running while all clients wait
 SETTLED = 0.03  # ... or less: seconds in one blocking recv() call that show talk() is waiting
 LONG_LINE = 1_000_000  # bytes without a newline: far beyond the 64 KiB limit
 
@@ -73,6 +74,32 @@ def _cpu(thread: threading.Thread) -> float | None:
     except psutil.Error:
         pass
     return None
+
+
+def _runnable_share(threads: list[threading.Thread], window: float = CPU_WINDOW) -> float | None:
+    """The share of the next `window` s in which one of `threads` was running or waiting for
+    a CPU, summed (the kernel's /proc schedstat: both in ns), whatever the machine's load: near
+    1 while a thread of them spins (busy, or waiting its turn, never blocked), near 0 while
+    they all block in recv() or accept(). None where the kernel keeps no such figures."""
+    def ns() -> int | None:
+        total = 0
+        for t in threads:
+            try:
+                with open(f"/proc/self/task/{t.native_id}/schedstat") as f:
+                    run, wait = f.read().split()[:2]
+                total += int(run) + int(wait)
+            except (OSError, ValueError, TypeError):
+                if t.is_alive():
+                    return None
+        return total
+
+    before = ns()
+    start = time.monotonic()
+    time.sleep(window)
+    after = ns()
+    if before is None or after is None:
+        return None
+    return round((after - before) / 1e9 / (time.monotonic() - start), 3)
 
 
 def _cpu_used(thread: threading.Thread, window: float = CPU_WINDOW) -> float | None:
@@ -751,9 +778,19 @@ class _Client:
         self.advance()
 
 
+LOOK = 0.05  # seconds of one look of _exchange() at the clients' sockets
+
+
 def _exchange(clients: list[_Client], stall: float, limit: float) -> None:
     """Drive every client with one selector and ONE shared deadline (no per-client timeouts):
-    stop when all are done, nothing arrived for `stall` s, or after `limit` s."""
+    stop when all are done, nothing arrived in looks of `stall` s in all, or after `limit` s.
+
+    Looks, not the clock: the clients run in the process of serve(), whose threads share its
+    interpreter lock with them. Busy threads of the student's (a talk() polling recv(),
+    which test_talk_never_busy_waits judges) leave this loop the lock now and then only, so
+    on a loaded machine a gap of `stall` s between two replies is no stall: each look that
+    found nothing counts LOOK s, however long this thread then waited for the lock. Idle
+    handlers (blocked in recv()) wait no lock: then looks and the clock agree."""
     sel = selectors.DefaultSelector()
     for c in clients:
         try:
@@ -762,17 +799,18 @@ def _exchange(clients: list[_Client], stall: float, limit: float) -> None:
             c.status = f"error: {type(e).__name__}"
         if c.status == "waiting":
             sel.register(c.sock, selectors.EVENT_READ, c)
-    start = last = time.monotonic()
+    start, empty = time.monotonic(), 0
     while sel.get_map():
-        now = time.monotonic()
-        if now - last > stall or now - start > limit:
+        if empty * LOOK > stall or time.monotonic() - start > limit:
             break
-        for key, _ in sel.select(0.05):
+        ready = sel.select(LOOK)
+        empty += 1
+        for key, _ in ready:
             c = key.data
             try:
                 data = c.sock.recv(65536)
                 if data:
-                    last = time.monotonic()
+                    empty = 0
                     c.feed(data)
                 else:
                     c.status = "closed"
@@ -861,6 +899,10 @@ def serve_checks(n_clients: int, n_lines: int, seed: int, limit: float, stall: f
         except OSError:
             pass
     out["silent_reply"] = None if reply is None else reply.decode("utf-8", "replace")
+    # With the one client silent, serve()'s threads should all block: spinning ones share the
+    # interpreter lock with this process's clients, and how many clients they then let through
+    # in time depends on the machine's load (tests judge it first, so the score does not).
+    out["silent_share"] = _runnable_share(_student_threads(before)) if reply else None
     rng = random.Random(seed)
     deadline = time.monotonic() + limit
     clients = []
@@ -870,7 +912,8 @@ def serve_checks(n_clients: int, n_lines: int, seed: int, limit: float, stall: f
             clients.append(_Client(sock, lines, rng))
     out["refused"] = n_clients - len(clients)
     started = time.monotonic()
-    _exchange(clients, stall, 10 * limit)
+    spinning = (out["silent_share"] or 0) > SPINS  # judged by that alone: no long exchange
+    _exchange(clients, stall, (1 if spinning else 10) * limit)
     out["exchange_seconds"] = round(time.monotonic() - started, 3)
     out["statuses"] = {s: sum(c.status == s for c in clients)
                        for s in {c.status for c in clients}}

@@ -27,6 +27,9 @@ SETTLE = 0.05 * SCALE  # seconds a lock-free buyer gets to reach latency() once 
 # the failing buyers' 1 ms), so still for this long is a lock nobody will release
 STILL = 0.5 * SCALE
 GRACE = 0.1 * SCALE  # seconds a lock gets to be free once every buy() that took it returned
+# seconds the first buyer of sell() waits, at most, for every other buyer to be started and
+# asleep on the lock (rendezvous); with the first wait under STALL, no progress for a while
+ASSEMBLE = 1.5 * SCALE
 
 # ------------------------------------------------------------------ latencies handed to buy()
 
@@ -42,7 +45,8 @@ def _claim(folder: str, prefix: str) -> int:
             n += 1
 
 
-def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0) -> None:
+def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0,
+               buyers: int = 0) -> None:
     """A latency that proves mutual exclusion or its absence, across processes.
 
     Counts its calls (files call-N) and the process each ran in (files pid-N-<pid>: which
@@ -53,6 +57,12 @@ def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0) 
     With `lock`, also records a call made while the lock was not held. When the grader's
     own buyers mark `entered-*` files as they call buy(), `expect` of them, the wait ends
     SETTLE s after all have entered: a lock-free buyer reads a small file far sooner.
+    With `buyers` (sell()'s, which the student's code starts), the first caller, when no
+    second one came in, then waits until the other buyers' processes are all there and asleep,
+    having called find(), waiting for the lock (_others_asleep, at most ASSEMBLE s): no find()
+    of a late buyer reads the file while a buyer writes it, which only
+    test_find_never_sees_a_half_written_file judges (with 30 buyers under forkserver, a late
+    one's find() met an in-place write now and then, and that buyer failed).
     """
     n = _claim(folder, "call")
     open(os.path.join(folder, f"pid-{n}-{os.getpid()}"), "w").close()
@@ -73,6 +83,8 @@ def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0) 
             if not settled and sum(f.startswith("entered-") for f in os.listdir(folder)) >= expect:
                 settled, deadline = True, min(deadline, time.monotonic() + SETTLE)
             time.sleep(0.002)
+        if buyers and not os.path.exists(os.path.join(folder, "overlap")):
+            _others_asleep(ASSEMBLE, at_least=buyers - 1)
     else:
         time.sleep(random.Random(seed * 1000 + n).uniform(0.0005, 0.003))
     os.unlink(me)
@@ -96,10 +108,11 @@ def failing_on_call(folder: str, failing: int) -> None:
     _others_asleep(2.0 * SCALE)
 
 
-def _others_asleep(limit: float) -> None:
+def _others_asleep(limit: float, at_least: int = 0) -> None:
     """Wait, at most `limit` s, until every other process of this one's parent (the buyers
-    sell() started, which wait for the lock this buyer holds) sleeps or has ended, each of
-    its threads, as Linux's /proc shows them; elsewhere return at once."""
+    sell() started, which wait for the lock this buyer holds), at least `at_least` of them,
+    sleeps or has ended, each of its threads, as Linux's /proc shows them (multiprocessing's
+    resource tracker and forkserver are not buyers); elsewhere return at once."""
     from graders._child import children_of
 
     me, parent = os.getpid(), os.getppid()
@@ -107,22 +120,40 @@ def _others_asleep(limit: float) -> None:
         return
     deadline, before = time.monotonic() + limit, None
     while time.monotonic() < deadline:
-        seen = []  # each thread's state and context switches: asleep twice alike, not waking
+        seen, buyers = [], 0  # each thread's state and context switches: asleep twice alike
         for kid in children_of(parent) or []:
             try:
-                for task in ([] if kid == me else os.listdir(f"/proc/{kid}/task")):
+                if kid == me or _helper(kid, parent):
+                    continue
+                buyers += 1
+                for task in os.listdir(f"/proc/{kid}/task"):
                     with open(f"/proc/{kid}/task/{task}/status") as f:
                         seen.append(tuple(line for line in f if line.startswith(
                             ("State:", "voluntary_ctxt", "nonvoluntary_ctxt"))))
             except OSError:
                 continue  # ended meanwhile
-        if all(fields[0].split()[1] in ("S", "Z") for fields in seen if fields):
+        if buyers >= at_least and all(fields[0].split()[1] in ("S", "Z")
+                                      for fields in seen if fields):
             if seen == before:
                 return
             before = seen
         else:
             before = None
         time.sleep(0.01)
+
+
+def _helper(pid: int, parent: int) -> bool:
+    """Whether `pid` is multiprocessing's resource tracker or forkserver, not a buyer (a buyer
+    forked by the forkserver shows the forkserver's command line: its parent's)."""
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            line = f.read()
+        with open(f"/proc/{parent}/cmdline", "rb") as f:
+            theirs = f.read()
+    except OSError:
+        return False
+    return line != theirs and (b"resource_tracker import main" in line
+                               or b"forkserver import main" in line)
 
 
 def _observed(folder: str, caller: int | None = None) -> dict:
@@ -391,7 +422,7 @@ def sell_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
     calls = tempfile.mkdtemp(dir=".")
     db = _make_db(folder, {"ticket_num": n_tickets, "venue": "hall"})
     names = [f"buyer{i}" for i in range(n_buyers)]
-    latency = functools.partial(rendezvous, calls, wait, seed)
+    latency = functools.partial(rendezvous, calls, wait, seed, buyers=n_buyers)
     box: dict = {}
 
     def call_sell():
