@@ -116,7 +116,8 @@ class Grading:
 
     @property
     def containment(self) -> contain.Containment:
-        """In force now: a rung that fails when first used is dropped (harness._join_cgroup)."""
+        """In force now: a rung that fails when first used is dropped
+        (harness._before_first_child)."""
         return harness.CONTAINMENT
 
     def probe(self, exercise: str) -> dict:

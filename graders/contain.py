@@ -227,6 +227,9 @@ def make_cgroup(processes: int) -> str:
     except OSError:
         return ""
     _cgroup.update(group=str(group), **{"from": _pids_cgroup_of("self") or str(CGROUP_PIDS)})
+    import atexit
+
+    atexit.register(leave_cgroup)  # whoever moves this process in (the compiler, or it)
     return str(group)
 
 

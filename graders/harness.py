@@ -10,7 +10,6 @@ Limits live in LIMITS, in one place, and are printed in the report header.
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import importlib.util
 import json
@@ -97,15 +96,16 @@ _copy: dict[Path, bytes] = {}  # the copy's files as they must stay, compiled on
 _compiler: list | None = None  # start_compiler's: pid, its report, the fd asking it for more
 _compiled: dict[Path, str] = {}  # what the compiler wrote: .pyc file -> its sha256
 _tampered: list[str] = []  # compiled files changed before copy_ready(), for restore() to name
-_cgroup_done = False  # this process is in its grading cgroup, or cannot be (_join_cgroup)
+_cgroup_done = False  # the compiler is ready and this process in its cgroup (_before_first_child)
 
 
 def start_compiler() -> None:
     """On Linux, while this process has one thread (not in an xdist worker), fork the compiler
     of the graders' copy as soon as the copy exists (see precompile): it first moves this
     process into its grading cgroup (contain.join_cgroup; a move waits 5-20 ms in the kernel)
-    and says so, compiles CHILD_CORE, then what precompile() asks for, and reports the hash
-    of each file it wrote."""
+    while it compiles CHILD_CORE, says "ready" (run() waits for that before the first grading
+    child, which would otherwise compile the same modules itself), then compiles what
+    precompile() asks for, and reports the hash of each file it wrote."""
     global _compiler
     import threading
 
@@ -121,10 +121,13 @@ def start_compiler() -> None:
         try:
             os.close(report_r)
             os.close(wants_w)
-            if group:
-                contain.join_cgroup(group, os.getppid())
-            os.write(report_w, b"moved\n")
+            mover = threading.Thread(target=contain.join_cgroup, args=(group, os.getppid()))
+            if group:  # waits in the kernel while the core is compiled
+                mover.start()
             done = _compile([graders / name for name in CHILD_CORE])
+            if group:
+                mover.join()
+            os.write(report_w, b"ready\n")  # moved, and what every child imports compiled
             with os.fdopen(wants_r, "r", encoding="utf-8") as wants:
                 more = [Path(line.rstrip("\n")) for line in wants]  # until the grader closes
             done.update(_compile([p for p in more if p not in done]))
@@ -186,20 +189,21 @@ def _compile(paths: list[Path]) -> dict[Path, str]:
     return done
 
 
-def _join_cgroup() -> None:
-    """This process is in its grading cgroup (contain.make_cgroup) before its first grading
-    child starts: the compiler's move is waited for, else made here. The children are born in
-    it. If it cannot be, the containment no longer claims the cgroup rung."""
+def _before_first_child() -> None:
+    """Before its first grading child starts: the compiler is ready (start_compiler), and
+    this process is in its grading cgroup (contain.make_cgroup), moved there by the compiler
+    or here; the children are born in it. If it cannot be, the containment no longer claims
+    the cgroup rung."""
     global CONTAINMENT, _cgroup_done
     _cgroup_done = True
     if _compiler is not None:
-        _compiler[1].readline()  # "moved" (or "": the compiler ended)
+        _compiler[1].readline()  # "ready" (or "": the compiler ended)
+    if not CONTAINMENT.cgroup:
+        return
     group = contain.make_cgroup(LIMITS["processes"])
     if group and not contain.in_cgroup(group):
         contain.join_cgroup(group, os.getpid())
-    if contain.in_cgroup(group):
-        atexit.register(contain.leave_cgroup)
-    else:
+    if not contain.in_cgroup(group):
         contain.leave_cgroup()
         CONTAINMENT = dataclasses.replace(
             CONTAINMENT, cgroup=False,
@@ -679,8 +683,8 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
 
     With `perturb` (a seed), student code is paused at random bytecodes (see _perturb)."""
     timeout = timeout or LIMITS["timeout"]
-    if CONTAINMENT.cgroup and not _cgroup_done:
-        _join_cgroup()
+    if not _cgroup_done:
+        _before_first_child()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         stacks = tmp / "stacks"
