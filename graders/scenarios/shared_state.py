@@ -69,6 +69,12 @@ def threads_controlled(n_threads: int, per_thread: int, seed: int, budget: float
             return [N_("returned {value} but started {started} thread(s), not {wanted}: the "
                        "count must be made by the threads"),
                     {"value": value, "started": r["threads"] - 1, "wanted": n_threads}]
+        # ... and each of them write shared state (task 0 is the caller): idle decoys do not
+        writers = {e[1] for e in r.get("events", []) if e[2] == "write" and e[1] != 0}
+        if len(writers) < n_threads:
+            return [N_("returned {value}, but only {writers} of the {wanted} threads it started "
+                       "wrote to a shared counter: each thread must add its own share to it"),
+                    {"value": value, "writers": len(writers), "wanted": n_threads}]
         return None
 
     prefix = os.path.dirname(os.path.abspath(shared_state.__file__)) + os.sep
