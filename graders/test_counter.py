@@ -190,6 +190,12 @@ def test_hundred_threads(student):
                "thread calls decrement() once, which calls latency() once). Pass the latency "
                "on to SafeCounter(start, latency).").format(call=call, calls=r["calls"],
                                                             threads=THREADS))
+    if r["callers"] < THREADS:
+        fail(_("{call} made its {calls} latency() calls from only {callers} of the threads it "
+               "started: each of the {threads} threads must call decrement() itself, once "
+               "(threads that do nothing while the caller decrements are no threads at "
+               "work).").format(call=call, calls=r["calls"], callers=r["callers"],
+                                threads=THREADS))
     if r["max_inside"] > 1:
         fail(_("{count} threads were inside latency() at the same time: decrement() must hold "
                "the lock around read, latency() and write.").format(count=r["max_inside"]))

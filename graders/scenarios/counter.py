@@ -233,6 +233,7 @@ def race(n_threads: int, per_thread: int, start: int, wait: float, seed: int,
         "ints": [v for v in returned if type(v) is int],
         "final": final,
         "seconds": round(seconds, 3),
+        "callers": sum(t is not threading.current_thread() for t in probe.callers),
         **probe.observed(),
     }
 
@@ -273,6 +274,7 @@ def drain(start: int, n_threads: int, stall: float, seed: int) -> dict:
         "threads_seen": probe.threads_seen,
         "waited": probe.waited,
         "seconds": round(seconds, 3),
+        "callers": sum(t is not threading.current_thread() for t in probe.callers),
         **probe.observed(),
     }
 
@@ -396,4 +398,5 @@ def drain_controlled(start: int, n_threads: int) -> dict:
         "unjoined": [f"thread {t}" for t in unjoined][:5], "n_unjoined": len(unjoined),
         "threads_seen": _census["seen"], "waited": 0.0, "virtual_s": r["virtual_s"],
         "calls": _inside["calls"], "max_inside": _inside["max"],
+        "callers": len(_census["callers"] - {0}),  # threads, the caller (task 0) not counted
     }
