@@ -109,10 +109,17 @@ class Grading:
         harness.CONTAINMENT = contain.probe(disabled=config.getoption("no_contain"))
         self.workdir = tempfile.TemporaryDirectory()
         harness.use_copy_of_graders(Path(self.workdir.name))
-        harness.start_compiler()  # compiles it on the other core while pytest goes on
+        if not self.xdist_controller(config):  # which starts no grading child
+            harness.start_compiler()  # compiles it on the other core while pytest goes on
         self.probes: dict[str, dict] = {}
         self.tests: dict[str, dict] = {}  # nodeid -> name, exercise, points, status, output
         self.page_note = ""  # the one line about the report page, printed with the grade table
+
+    @staticmethod
+    def xdist_controller(config) -> bool:
+        """pytest-xdist has resolved -n (pytest_cmdline_main) before plugins configure."""
+        workers = getattr(config.option, "numprocesses", None)
+        return bool(workers) and not hasattr(config, "workerinput")
 
     @property
     def containment(self) -> contain.Containment:

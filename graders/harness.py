@@ -96,7 +96,7 @@ _copy: dict[Path, bytes] = {}  # the copy's files as they must stay, compiled on
 _compiler: list | None = None  # start_compiler's: pid, its report, the fd asking it for more
 _compiled: dict[Path, str] = {}  # what the compiler wrote: .pyc file -> its sha256
 _tampered: list[str] = []  # compiled files changed before copy_ready(), for restore() to name
-_cgroup_done = False  # the compiler is ready and this process in its cgroup (_before_first_child)
+_first_child_ready = False  # the compiler is ready, this process in its cgroup
 
 
 def start_compiler() -> None:
@@ -194,8 +194,8 @@ def _before_first_child() -> None:
     this process is in its grading cgroup (contain.make_cgroup), moved there by the compiler
     or here; the children are born in it. If it cannot be, the containment no longer claims
     the cgroup rung."""
-    global CONTAINMENT, _cgroup_done
-    _cgroup_done = True
+    global CONTAINMENT, _first_child_ready
+    _first_child_ready = True
     if _compiler is not None:
         _compiler[1].readline()  # "ready" (or "": the compiler ended)
     if not CONTAINMENT.cgroup:
@@ -683,7 +683,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
 
     With `perturb` (a seed), student code is paused at random bytecodes (see _perturb)."""
     timeout = timeout or LIMITS["timeout"]
-    if not _cgroup_done:
+    if not _first_child_ready:
         _before_first_child()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

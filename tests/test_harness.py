@@ -165,11 +165,11 @@ def test_grading_children_are_born_in_the_graders_pids_cgroup(tmp_path):
         pytest.skip("no writable cgroup v1 pids hierarchy here: " + "; ".join(found.why_not))
     impl = folder_with(tmp_path, queues="import os\n"
                        "print(open('/proc/self/cgroup').read())\n")
-    saved = harness.CONTAINMENT, harness.CHILD_ROOT, harness._copy, harness._cgroup_done
+    saved = harness.CONTAINMENT, harness.CHILD_ROOT, harness._copy, harness._first_child_ready
     home = contain._pids_cgroup_of("self")
     copy = tempfile.TemporaryDirectory()  # tmp_path's parents are closed to the throwaway uid
     try:
-        harness.CONTAINMENT, harness._cgroup_done = found, False
+        harness.CONTAINMENT, harness._first_child_ready = found, False
         harness.use_copy_of_graders(Path(copy.name))
         harness.precompile({"queues"})  # the compiler moves this process meanwhile
         out = harness.run(common.probe, "queues", impl=impl, timeout=10,
@@ -185,4 +185,4 @@ def test_grading_children_are_born_in_the_graders_pids_cgroup(tmp_path):
     finally:
         contain.leave_cgroup()
         copy.cleanup()
-        harness.CONTAINMENT, harness.CHILD_ROOT, harness._copy, harness._cgroup_done = saved
+        harness.CONTAINMENT, harness.CHILD_ROOT, harness._copy, harness._first_child_ready = saved
