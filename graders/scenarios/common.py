@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import time
 
@@ -35,6 +34,7 @@ def _watched(builtin_names: dict | None = None) -> dict:
     """Builtins and standard-library functions that student code must not replace."""
     import builtins
     import json
+    import multiprocessing
     import threading
 
     names = builtin_names if builtin_names is not None else vars(builtins)
@@ -107,6 +107,8 @@ def kill_children() -> list[int]:
 
     For a scenario that found the student's code stuck: it reports what it saw instead of
     waiting for the harness timeout, and leaves nothing behind."""
+    import multiprocessing
+
     from graders._child import _helper_pids, trusted_import
 
     psutil = trusted_import("psutil")
@@ -247,6 +249,13 @@ class Stillness:
 
 
 _PLAIN = (bool, int, float, str, type(None))
+
+
+def is_a(obj, cls) -> bool:
+    """`obj` is a `cls` by its real type. isinstance() also believes the `__class__` an object
+    claims (a property can name threading.Thread), so the scenarios check returned threads,
+    processes and sockets with this (trusted-verdicts class 8)."""
+    return issubclass(type(obj), cls)
 
 
 def plain(value, depth: int = 0):

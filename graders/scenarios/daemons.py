@@ -10,6 +10,8 @@ import tempfile
 import threading
 import time
 
+from graders.scenarios.common import is_a
+
 SLEEP = 60.0  # the guardian's target sleeps this long: only a daemon ends before that
 MAIN_EXIT = 5.0  # seconds the main process gets to end after its last statement
 BRIEF_EXIT = 1.0  # ... when start_guardian() gave no started daemon process (already wrong)
@@ -62,7 +64,7 @@ def main_process(folder: str) -> None:
         else:
             p = box["p"]
             seen.update(returned=True, type=type(p).__name__,
-                        is_process=isinstance(p, multiprocessing.process.BaseProcess))
+                        is_process=is_a(p, multiprocessing.process.BaseProcess))
             if seen["is_process"]:
                 seen.update(pid=p.pid, alive=p.is_alive(), daemon=bool(p.daemon))
         # A process that was never started (or died) writes no note: no need to wait long.

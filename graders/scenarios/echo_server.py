@@ -23,7 +23,7 @@ import traceback
 import psutil
 
 from graders.i18n import N_
-from graders.scenarios.common import plain
+from graders.scenarios.common import is_a, plain
 
 SUFFIX = b"jack, my_lover"  # the contract's SUFFIX: the grader does not trust the student's
 CPU_WINDOW = 0.2  # seconds over which a thread's CPU use and recv() calls are measured
@@ -553,7 +553,7 @@ def open_server_checks(n_pending: int, backlog: int, limit: float) -> dict:
     out: dict = {}
     s = echo_server.open_server()
     out["type"] = type(s).__name__
-    if not isinstance(s, socket.socket):
+    if not is_a(s, socket.socket):
         try:
             s.close()
         except Exception:  # noqa: BLE001

@@ -10,6 +10,8 @@ import tempfile
 import threading
 import time
 
+from graders.scenarios.common import is_a
+
 WAIT = 5.0  # how long a blocked target waits for the scenario to release it
 LINGER = 0.2  # how long finish_late() works on after the main thread, unless seen waited for
 
@@ -35,7 +37,7 @@ def _wait_calls(n: int) -> bool:
 
 def _thread_info(t) -> dict:
     """What a returned thread looks like while its target is blocked."""
-    info = {"type": type(t).__name__, "is_thread": isinstance(t, threading.Thread)}
+    info = {"type": type(t).__name__, "is_thread": is_a(t, threading.Thread)}
     if info["is_thread"]:
         info.update(started=t.ident is not None, alive=t.is_alive(), daemon=bool(t.daemon),
                     ident=t.ident)
@@ -47,7 +49,7 @@ def _finish(threads) -> list[str]:
     _release.set()
     stuck = []
     for t in threads:
-        if isinstance(t, threading.Thread) and t.ident is not None:
+        if is_a(t, threading.Thread) and t.ident is not None:
             t.join(WAIT)
             if t.is_alive():
                 stuck.append(t.name)
@@ -118,7 +120,7 @@ def job_fails() -> None:
 def _worker_case(threads, name: str, job) -> dict:
     n = len(_calls)
     w = threads.Worker(name, job)
-    out = {"is_thread": isinstance(w, threading.Thread), "type": type(w).__name__}
+    out = {"is_thread": is_a(w, threading.Thread), "type": type(w).__name__}
     if not out["is_thread"]:
         return out
     out["overrides_run"] = getattr(type(w), "run", None) is not threading.Thread.run
