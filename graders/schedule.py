@@ -40,6 +40,7 @@ import types
 RUNNABLE, BLOCKED, SLEEPING, DONE = "runnable", "blocked", "sleeping", "done"
 STALL = 2.0  # real seconds without a scheduling step before the watchdog takes over
 MAX_STEPS = 20_000  # scheduling points in one schedule before it counts as a spin loop
+FAIR = 0.02  # virtual seconds that sleepers may keep running ahead of a runnable thread
 
 _real_sleep = _time.sleep
 _NOTHING = object()  # no value to show
@@ -62,6 +63,8 @@ class Task:
         self.wake_at = 0.0
         self.error: BaseException | None = None
         self.priority = 0.0
+        self.since = 0.0  # the virtual time it last ran or became runnable
+        self.unjoinable = False  # started with _thread.start_new_thread: nobody can join it
 
 
 # ------------------------------------------------------------------------------ strategies
@@ -198,6 +201,7 @@ class Scheduler:
 
     def spawn(self, name: str) -> Task:
         t = Task(len(self.tasks), name)
+        t.since = self.clock
         self.tasks[t.id] = t
         return t
 
@@ -249,7 +253,7 @@ class Scheduler:
         released lock: the others stay blocked until the next release)."""
         for t in self.tasks.values():  # in the order they were created
             if t.state == BLOCKED and t.waiting_on is on:
-                t.state, t.waiting_on = RUNNABLE, None
+                t.state, t.waiting_on, t.since = RUNNABLE, None, self.clock
                 if first_only:
                     return
 
@@ -265,12 +269,15 @@ class Scheduler:
     def _candidates(self) -> list[Task]:
         """Who may run next: the runnable tasks (oldest first), then the ones whose sleep or
         timeout ends first. Choosing one of those moves the virtual clock to its wake-up: a
-        runnable thread can always be slower than another one's sleep."""
+        runnable thread can always be slower than another one's sleep, but not for more than
+        FAIR virtual seconds (as no OS starves a runnable thread): a thread that polls with
+        sleep() cannot keep the others from running."""
         ready = sorted((t for t in self.tasks.values() if t.state == RUNNABLE),
                        key=lambda t: t.id)
         waiting = [t for t in self.tasks.values() if t.state in (SLEEPING, BLOCKED)
                    and t.wake_at < math.inf]
-        if waiting:
+        if waiting and (not ready or min(t.wake_at for t in waiting)
+                        - min(t.since for t in ready) <= FAIR):
             first = min(t.wake_at for t in waiting)
             ready += sorted((t for t in waiting if t.wake_at == first), key=lambda t: t.id)
         return ready
@@ -281,6 +288,7 @@ class Scheduler:
             for other in self.tasks.values():
                 if other.state in (SLEEPING, BLOCKED) and other.wake_at <= self.clock:
                     other.state, other.waiting_on, other.wake_at = RUNNABLE, None, 0.0
+                    other.since = self.clock
 
     def _next(self, me: Task, done: bool = False) -> None:
         with self.guard:
@@ -303,6 +311,7 @@ class Scheduler:
                               -1 if done else me.id, self.steps))
             nxt = self.strategy.choose(ready, None if done else me, self.steps, len(self.choices))
             self._wake_up(nxt)
+            nxt.since = self.clock
             if nxt is not me and not done and me.state == RUNNABLE:
                 self.preempts.append(len(self.choices))
             self.choices.append(nxt.id)
@@ -475,6 +484,16 @@ class Thread(threading.Thread):
         super().join(None if s.task() is not None else timeout)
 
 
+def start_new_thread(function, args, kwargs=None) -> int:
+    """`_thread.start_new_thread` under the scheduler: a controlled thread like any other,
+    which nobody can join, so the scheduler lets it end before the call is judged."""
+    t = Thread(target=function, args=tuple(args), kwargs=kwargs or {}, daemon=True)
+    t.start()
+    if t._task is not None:
+        t._task.unjoinable = True
+    return t.ident
+
+
 class Condition(threading.Condition):
     """threading.Condition under the scheduler: wait() blocks on the scheduler, notify()
     wakes the waiters in order; its lock is a controlled RLock unless one is given."""
@@ -517,7 +536,7 @@ class Condition(threading.Condition):
         for t in self._kit_waiters[:n]:
             self._kit_waiters.remove(t)
             if t.state == BLOCKED and t.waiting_on is self:
-                t.state, t.waiting_on, t.wake_at = RUNNABLE, None, 0.0
+                t.state, t.waiting_on, t.wake_at, t.since = RUNNABLE, None, 0.0, s.clock
 
     def notify_all(self) -> None:
         self.notify(len(self._kit_waiters) or 1)
@@ -614,8 +633,12 @@ def control_module(module: types.ModuleType) -> callable:
     ours = dict(Lock=Lock, RLock=RLock, Thread=Thread, Condition=Condition,
                 Semaphore=Semaphore, BoundedSemaphore=BoundedSemaphore, Event=Event,
                 Barrier=Barrier)
+    raw = dict(allocate_lock=Lock, allocate=Lock, RLock=RLock, start_new_thread=start_new_thread,
+               start_new=start_new_thread)  # _thread's names (allocate, start_new: < 3.13)
+    raw = {name: value for name, value in raw.items() if hasattr(_thread, name)}
     swaps = {threading: _Facade(threading, **ours), _time: _Facade(_time, sleep=sleep),
-             _thread.allocate_lock: Lock, _time.sleep: sleep,
+             _thread: _Facade(_thread, **raw), _time.sleep: sleep,
+             **{getattr(_thread, name): value for name, value in raw.items()},
              **{getattr(threading, name): value for name, value in ours.items()}}
     saved = {}
     real_lock, real_rlock = type(_thread.allocate_lock()), type(_thread.RLock())
@@ -896,14 +919,25 @@ def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = 
                       f"threads must be threading.Thread objects of your module")
         return real_start(thread)
 
-    threading.Thread.start = start
+    real_start_new = _thread.start_new_thread
+
+    def start_new(function, *args, **kwargs):  # _thread imported where control_module
+        if s.task() is not None:                # could not swap it
+            s.give_up("a thread the scheduler does not control was started with "
+                      "_thread.start_new_thread")
+        return real_start_new(function, *args, **kwargs)
+
+    threading.Thread.start, _thread.start_new_thread = start, start_new
     outcome: dict = {}
     try:
         outcome["value"] = body()
+        for t in list(s.tasks.values()):  # _thread's threads end before the call is judged
+            while t.unjoinable and t.state != DONE and s.task() is me:
+                s.block(me, t)
     except BaseException as e:  # noqa: BLE001 - a finding about the student's code
         outcome["raised"] = f"{type(e).__name__}: {e}"
     finally:
-        threading.Thread.start = real_start
+        threading.Thread.start, _thread.start_new_thread = real_start, real_start_new
         s.tampered = s.tampered or _intact() or _guard.state["tried"]
         undo_trace()
         left = [t.name for t in s.tasks.values() if t.state != DONE and t is not me]

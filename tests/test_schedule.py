@@ -129,6 +129,44 @@ def test_a_schedule_that_passed_is_known_not_rerun(tmp_path):
     assert known.off and not known.knows(schedule.Sticky())
 
 
+RAW_THREADS = """
+    import _thread, time
+    total = 0
+    def run(threads, n, locked):
+        global total
+        total, done, lock = 0, [], _thread.allocate_lock() if locked else None
+        def add():
+            global total
+            for _ in range(n):
+                if lock:
+                    with lock:
+                        total += 1
+                else:
+                    total += 1
+            done.append(1)
+        for _ in range(threads):
+            _thread.start_new_thread(add, ())
+        while len(done) < threads:  # polled with sleeps: threads of _thread cannot be joined
+            time.sleep(0.001)
+        return total
+    """
+
+
+@pytest.mark.parametrize("locked", [False, True], ids=["unlocked", "locked"])
+def test_threads_of_the_thread_module_are_controlled(tmp_path, locked):
+    """_thread.start_new_thread starts a controlled thread; a caller that polls with sleep()
+    cannot starve the threads it waits for (they run within schedule.FAIR virtual seconds)."""
+    mod, prefix = module(tmp_path, "raw", RAW_THREADS)
+    r = schedule.explore(lambda: mod.run(2, 2, locked), total_is(4), prefix, module=mod, seed=5,
+                         budget=20)
+    assert not r["uncontrolled"] and r["n"] == 3, r
+    if locked:
+        assert r["found"] is None and r["bound"] >= 0.99, r
+    else:
+        assert r["found"] and r["found"]["complaint"] == "returned 2", r
+        assert schedule.conflict(r["found"]["events"])[1].startswith("lost update")
+
+
 def test_lock_order_cycle_is_a_deadlock(tmp_path):
     mod, prefix = module(tmp_path, "cycle", """
         import threading
