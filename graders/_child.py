@@ -87,30 +87,50 @@ _IMPL = [""]  # the implementation folder, set by main()
 _OTHER_METHODS: list[str] = []  # start methods student code chose itself (_watch_start_methods)
 
 
+_STARTS: list = []  # callables told of every process started here (observe_starts)
+_WRAPPED: list = []  # BaseProcess.start once wrapped for them
+
+
+def observe_starts(observer) -> callable:
+    """Tell `observer(process)` of every multiprocessing process started in this process, just
+    before it starts, until the returned undo is called. One wrapper of BaseProcess.start
+    serves every observer (the start-method check below, ipc's count of processes)."""
+    import functools
+    import multiprocessing.process
+
+    base = multiprocessing.process.BaseProcess
+    if not _WRAPPED:
+        real = base.start
+
+        @functools.wraps(real)
+        def start(self):
+            for observe in tuple(_STARTS):
+                observe(self)
+            return real(self)
+
+        del start.__wrapped__  # looks like the real one
+        base.start = start
+        _WRAPPED.append(real)
+    _STARTS.append(observer)
+    return lambda: _STARTS.remove(observer)
+
+
 def _watch_start_methods(wanted: str) -> None:
     """The contract has student code use the default start method, which the grader sets
     (`wanted`). Every process that student code starts here with another one, from
     multiprocessing.get_context("fork") or its own set_start_method(), is noted, for the grader
     to fail the test with: testimony, which honest code does not dodge."""
-    import functools
-    import multiprocessing.process
 
-    base = multiprocessing.process.BaseProcess
-    real = base.start
-
-    @functools.wraps(real)
-    def start(self):
-        method = getattr(self, "_start_method", None)
+    def note(process) -> None:
+        method = getattr(process, "_start_method", None)
         if method is None:
             import multiprocessing
 
             method = multiprocessing.get_start_method(allow_none=True)
         if method and method != wanted and method not in _OTHER_METHODS and _by_student():
             _OTHER_METHODS.append(method)
-        return real(self)
 
-    del start.__wrapped__  # looks like the real one
-    base.start = start
+    observe_starts(note)
 
 
 def _by_student() -> bool:

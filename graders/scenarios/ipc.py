@@ -110,18 +110,11 @@ def _counting_starts(impl: str) -> tuple[list, callable]:
     """Until undone, every multiprocessing.Process started in this process that runs the
     student's code is counted (a manager's or a pool's processes are not); returns the
     count (a list that grows) and the undo."""
-    import multiprocessing.process
+    from graders._child import observe_starts
 
-    base, counted = multiprocessing.process.BaseProcess, []
-    real = base.start
-
-    def start(self):
-        if _runs_student_code(self, impl):
-            counted.append(1)
-        return real(self)
-
-    base.start = start
-    return counted, lambda: setattr(base, "start", real)
+    counted: list = []
+    return counted, observe_starts(
+        lambda process: _runs_student_code(process, impl) and counted.append(1))
 
 
 def _transfer(items, limit: float, before: set, mine: set):
