@@ -73,6 +73,10 @@ def test_orphan(student):
     if not isinstance(g, int) or g <= 0:
         fail(_("orphan() returned {value}; expected the grandchild G's pid (an int), which C "
                "sends to the caller (e.g. through a pipe).").format(value=g))
+    if r.get("g_forked_by") == r["me"]:
+        fail(_("G (pid {g}) was forked by the caller itself: it is the caller's own child, "
+               "never an orphan. orphan() must fork a child C; C forks G and exits at once "
+               "(a double fork), and G is orphaned when C exits.").format(g=g))
     if r["left_zombies"] or r["left_running"]:
         fail(_("when orphan() returned, its child C was still the caller's child ({state}; pid "
                "{pid}): the caller must reap C with os.waitpid(C, 0) before returning, so C "

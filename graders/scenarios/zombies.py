@@ -292,6 +292,7 @@ def orphan_run() -> dict:
     known = _forks(forks)
     children = [pid for pid, ppid in known.items() if ppid == me]
     out["c"] = children[0] if len(children) == 1 else None
+    out["g_forked_by"] = known.get(g) if type(g) is int else None  # G's own at-fork note
     # Anything left besides G (which may already be ours, re-parented): C was not reaped.
     out["left_running"] = [p for p in left["running"] if p != g]
     out["left_zombies"] = [p for p in left["zombies"] if p != g]
