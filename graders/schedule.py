@@ -539,6 +539,9 @@ class Condition(threading.Condition):
                 t.state, t.waiting_on, t.wake_at, t.since = RUNNABLE, None, 0.0, s.clock
 
     def notify_all(self) -> None:
+        s = _active
+        if s is None or s.task() is None:  # uncontrolled (or control given up): the real
+            return super().notify_all()    # waiters, every one of them
         self.notify(len(self._kit_waiters) or 1)
 
     def _acquire_restore(self, saved) -> None:

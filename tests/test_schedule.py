@@ -243,6 +243,28 @@ def test_what_it_cannot_control_is_reported_not_hung(tmp_path, monkeypatch):
         assert r["found"] is None, r
 
 
+def test_a_barrier_made_under_control_still_works_once_control_is_given_up(tmp_path):
+    """A pool's threads (not controllable) meet at a Barrier the module made while it was
+    controlled: notify_all() must then wake every real waiter, not one."""
+    mod, prefix = module(tmp_path, "pool", """
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+        def run(n):
+            gate, done = threading.Barrier(n, timeout=5), []  # broken after 5 s, no hang
+            def one():
+                gate.wait()
+                done.append(1)
+            with ThreadPoolExecutor(max_workers=n) as pool:
+                for _ in range(n):
+                    pool.submit(one)
+            return len(done)
+        """)
+    started = time.monotonic()
+    r = schedule.run_schedule(lambda: mod.run(6), schedule.Sticky(), prefix, module=mod)
+    assert r.get("value") == 6 and "does not control" in r["problem"], r
+    assert time.monotonic() - started < 5
+
+
 def test_scheduler_leaves_no_tracer_or_monitor_behind(tmp_path):
     mod, prefix = module(tmp_path, "locked2", COUNTERS["locked"])
     schedule.explore(lambda: mod.run(2, 1), total_is(2), prefix, module=mod, budget=1)
