@@ -643,8 +643,17 @@ def control_module(module: types.ModuleType) -> callable:
              _thread: _Facade(_thread, **raw), _time.sleep: sleep,
              **{getattr(_thread, name): value for name, value in raw.items()},
              **{getattr(threading, name): value for name, value in ours.items()}}
-    saved = {}
+    saved, rebased = {}, []
     real_lock, real_rlock = type(_thread.allocate_lock()), type(_thread.RLock())
+    for value in list(vars(module).values()):  # its own subclasses of threading.Thread
+        if isinstance(value, type) and threading.Thread in value.__bases__ \
+                and getattr(value, "__module__", None) == module.__name__:
+            bases = value.__bases__
+            try:
+                value.__bases__ = tuple(Thread if b is threading.Thread else b for b in bases)
+                rebased.append((value, bases))
+            except TypeError:  # a layout of its own (__slots__): it stays uncontrolled
+                pass
     for name, value in list(vars(module).items()):
         if type(value) in (real_lock, real_rlock):  # a lock made at import: same lock, watched
             saved[name] = value
@@ -662,6 +671,8 @@ def control_module(module: types.ModuleType) -> callable:
     def undo():
         for name, value in saved.items():
             setattr(module, name, value)
+        for cls, bases in rebased:
+            cls.__bases__ = bases
 
     return undo
 

@@ -9,6 +9,7 @@ import importlib.util
 import json
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -165,6 +166,47 @@ def test_threads_of_the_thread_module_are_controlled(tmp_path, locked):
     else:
         assert r["found"] and r["found"]["complaint"] == "returned 2", r
         assert schedule.conflict(r["found"]["events"])[1].startswith("lost update")
+
+
+SUBCLASSED = """
+    import threading
+    total = 0
+    lock = threading.Lock()
+    class Adder(threading.Thread):  # the course's way two, made at import, before control
+        def __init__(self, n, locked):
+            super().__init__()
+            self.n, self.locked = n, locked
+        def run(self):
+            global total
+            for _ in range(self.n):
+                if self.locked:
+                    with lock:
+                        total += 1
+                else:
+                    total += 1
+    def run(threads, n, locked):
+        global total
+        total = 0
+        ts = [Adder(n, locked) for _ in range(threads)]
+        for t in ts: t.start()
+        for t in ts: t.join()
+        return total
+    """
+
+
+@pytest.mark.parametrize("locked", [False, True], ids=["unlocked", "locked"])
+def test_the_modules_own_thread_subclasses_are_controlled(tmp_path, locked):
+    """A threading.Thread subclass of the student's module runs controlled (its base is
+    swapped for the scheduler's Thread while the schedule runs, and put back after)."""
+    mod, prefix = module(tmp_path, "subclassed", SUBCLASSED)
+    r = schedule.explore(lambda: mod.run(2, 2, locked), total_is(4), prefix, module=mod,
+                         seed=2, budget=20)
+    assert not r["uncontrolled"] and r["n"] == 3, r
+    if locked:
+        assert r["found"] is None and r["bound"] >= 0.99, r
+    else:
+        assert r["found"] and r["found"]["preemptions"] == 1, r
+    assert mod.Adder.__bases__ == (threading.Thread,)
 
 
 def test_lock_order_cycle_is_a_deadlock(tmp_path):
