@@ -292,7 +292,6 @@ def orphan_run() -> dict:
     known = _forks(forks)
     children = [pid for pid, ppid in known.items() if ppid == me]
     out["c"] = children[0] if len(children) == 1 else None
-    out["g_forked_by"] = known.get(g) if type(g) is int else None  # G's own at-fork note
     # Anything left besides G (which may already be ours, re-parented): C was not reaped.
     out["left_running"] = [p for p in left["running"] if p != g]
     out["left_zombies"] = [p for p in left["zombies"] if p != g]
@@ -323,6 +322,9 @@ def orphan_run() -> dict:
         time.sleep(0.005)
     out["g_ours"] = ours
     out["g_status"] = status
+    # G's own at-fork note, read once G has ended: a G the caller forked itself may not
+    # have written it yet when orphan() returns at once
+    out["g_forked_by"] = _forks(forks).get(g) if valid else None
     out["g_still_running"] = valid and status is None and psutil.pid_exists(g)
     out["torn"] = torn[:3]
     out["in_place"] = sorted(int(p) for p in os.listdir(in_place))
