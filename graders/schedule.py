@@ -765,8 +765,8 @@ def _access(frame, offset: int):
             value = getattr(obj, name)
         except Exception:  # noqa: BLE001 - not this object, or a property that raises
             continue
-        if _plumbing(value) or _plumbing(obj):
-            return None
+        if _plumbing(value) or (_plumbing(obj) and not isinstance(obj, type)):
+            return None  # a class's data attribute (Tally.n) is shared state, its methods not
         return kind, f"{obj_name}.{name}", value
     return kind, f"?.{name}", _NOTHING
 
