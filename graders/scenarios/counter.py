@@ -13,7 +13,7 @@ import random
 import threading
 import time
 
-from graders.i18n import N_
+from graders._mark import N_
 
 
 class Probe:

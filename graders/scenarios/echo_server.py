@@ -22,7 +22,7 @@ import traceback
 
 import psutil
 
-from graders.i18n import N_
+from graders._mark import N_
 from graders.scenarios.common import is_a, plain
 
 SUFFIX = b"jack, my_lover"  # the contract's SUFFIX: the grader does not trust the student's

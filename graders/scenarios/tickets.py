@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 
-from graders.i18n import N_
+from graders._mark import N_
 from graders.scenarios import common
 
 BIG_SIZE = 2_000_000  # an extra key that every write keeps: makes a torn write easy to see
