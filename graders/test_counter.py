@@ -3,7 +3,7 @@
 import pytest
 
 from graders.harness import SCALE, fail
-from graders.i18n import _
+from graders.i18n import _, ngettext
 from graders.scenarios import counter as sc
 
 START, THREADS = 100, 100  # the course's program: 100 threads take 1 each from 100
@@ -152,7 +152,8 @@ def test_no_lost_decrements(student):
                     student.replay and student.replay["choices"], timeout=SEARCH + 15,
                     what=_("SafeCounter.decrement() from many threads"))
     controlled = student.schedules(
-        r, _("SafeCounter(10).decrement() from {n} threads, {per} times each").format(
+        r, ngettext("SafeCounter(10).decrement() from {n} threads, once each",
+                    "SafeCounter(10).decrement() from {n} threads, {per} times each", per).format(
             n=n, per=per), _(
             "decrement() must read the value, call latency() and write value - 1 as ONE step, "
             "holding the counter's own threading.Lock around all three (and return the value "
