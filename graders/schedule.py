@@ -28,6 +28,7 @@ and the grader checks it for consistency (a replayed schedule must give the same
 from __future__ import annotations
 
 import _thread
+import collections
 import dis
 import math
 import os
@@ -677,7 +678,14 @@ def control_module(module: types.ModuleType) -> callable:
 
 _LOADS = ("LOAD_FAST", "LOAD_DEREF", "LOAD_GLOBAL", "LOAD_NAME", "LOAD_CLASSDEREF")
 _READS = {"LOAD_ATTR", "LOAD_GLOBAL", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_NAME",
-          "BINARY_SUBSCR", "LOAD_SUPER_ATTR"}
+          "BINARY_SUBSCR", "LOAD_SUPER_ATTR", "LOAD_METHOD"}  # LOAD_METHOD: 3.10/3.11
+# A call of one of these methods on a built-in container changes it: a write to it, as a
+# store is (`marks.append(1)` under a lock counts a thread as one that wrote shared state).
+_MUTATORS = {"append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
+             "add", "discard", "update", "setdefault", "popitem", "difference_update",
+             "intersection_update", "symmetric_difference_update", "appendleft",
+             "extendleft", "popleft", "rotate", "__setitem__", "__delitem__", "__iadd__"}
+_CONTAINERS = (list, dict, set, bytearray, collections.deque)
 _WRITES = {"STORE_ATTR", "STORE_GLOBAL", "STORE_DEREF", "STORE_NAME", "STORE_SUBSCR",
            "DELETE_SUBSCR", "DELETE_ATTR"}
 _tables: dict[types.CodeType, dict[int, tuple]] = {}
@@ -758,6 +766,8 @@ def _access(frame, offset: int, code: types.CodeType):
         obj = _lookup(frame, how, obj_name)
         if obj is _NOTHING:
             continue
+        if name in _MUTATORS and isinstance(obj, _CONTAINERS):
+            return "write", f"{obj_name}.{name}()", obj
         try:
             value = getattr(obj, name)
         except Exception:  # noqa: BLE001 - not this object, or a property that raises
