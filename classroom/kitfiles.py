@@ -4,7 +4,6 @@ and the leak check (no line of the reference solutions may reach a student)."""
 from __future__ import annotations
 
 import ast
-import hashlib
 import re
 import shutil
 from pathlib import Path
@@ -81,16 +80,6 @@ def strip_hidden_messages(locale: Path) -> None:
                 m.locations = [(p, n) for p, n in m.locations if not p.startswith(hidden)]
         with open(path, "wb") as f:
             write_po(f, catalog, width=0, sort_by_file=True)
-
-
-def fingerprint(graders: Path) -> str:
-    """The SHA-256 that every grading run prints for these grader files (as graders/conftest.py
-    computes it): students' reports show it, so a modified grader is seen."""
-    digest = hashlib.sha256()
-    for path in sorted(graders.rglob("*.py")):
-        digest.update(path.relative_to(graders).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def copy_exercises(dest: Path) -> None:

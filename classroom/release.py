@@ -26,7 +26,7 @@ from pathlib import Path
 
 from classroom import kitfiles
 from classroom.kitfiles import HERE, KIT
-from graders import i18n
+from graders import harness, i18n
 
 # copied from the kit's noxfile: functions, and constants with the comment above them
 SESSIONS = ["COMPILE", "install", "GRADER_PYTEST", "GRADER_ENV", "pytest_args", "grade", "lint"]
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"student repository written to {dest} ({len(files)} files); no leak found")
     print(f"  exercises: {len(list((dest / 'exercises').glob('*.py')))} stubs; graders without "
           f"hidden/; sessions: grade, lint; workflow: .github/workflows/grade.yml")
-    print(f"  graders sha256 {kitfiles.fingerprint(dest / 'graders')} (students' reports show it)")
+    print(f"  graders sha256 {harness.fingerprint(dest / 'graders')} (students' reports show it)")
     print(f"  language: {args.lang} (README.md and the feedback)")
     print(f"  check it: cd {dest} && nox -s grade   (the stubs score 0)")
     return 0

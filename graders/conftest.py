@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import hashlib
 import json
 import multiprocessing
 import os
@@ -80,15 +79,6 @@ def resolve_impl(path: str) -> Path:
     return folder
 
 
-def fingerprint() -> str:
-    """SHA-256 over the grader files, so a modified grader shows in every report."""
-    digest = hashlib.sha256()
-    for path in sorted(GRADERS.rglob("*.py")):
-        digest.update(path.relative_to(GRADERS).as_posix().encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 class Grading:
     """State of one grading run: what is graded, the seed, and each test's result."""
 
@@ -106,7 +96,7 @@ class Grading:
         here = Path(config.invocation_params.dir)
         self.results_path = here / config.getoption("results")
         self.started = time.time()
-        self.fingerprint = fingerprint()
+        self.fingerprint = harness.fingerprint(GRADERS)
         harness.CONTAINMENT = contain.probe(disabled=config.getoption("no_contain"))
         self.workdir = tempfile.TemporaryDirectory()
         harness.use_copy_of_graders(Path(self.workdir.name))

@@ -90,7 +90,7 @@ def use_copy_of_graders(folder: Path) -> None:
 
 # What every grading child imports from the copy; a scenario brings its own module and, for
 # the thread exercises, the scheduler.
-CHILD_CORE = ("__init__.py", "_child.py", "_enter.py", "_guard.py", "_perturb.py", "i18n.py",
+CHILD_CORE = ("__init__.py", "_child.py", "_enter.py", "_guard.py", "_perturb.py", "_mark.py",
               "scenarios/__init__.py", "scenarios/common.py")
 _copy: dict[Path, bytes] = {}  # the copy's files as they must stay, compiled ones too
 _compiler: list | None = None  # start_compiler's: pid, its report, the fd asking it for more
@@ -872,6 +872,18 @@ def _busy_or_blocked(busy: tuple[float, float] | None) -> str:
              "{seconds:.1f} s): something waits forever, a deadlock, a join on a process that "
              "cannot end, or a get() on a queue nobody puts on. The stacks below show where."
              ).format(used=used, seconds=seconds)
+
+
+def fingerprint(graders: Path) -> str:
+    """SHA-256 over the grader files in `graders` (names and contents), so that a modified
+    grader shows in every report; a release prints the same for the graders it writes."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(graders.rglob("*.py")):
+        digest.update(path.relative_to(graders).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _sha256(path: Path) -> str:
