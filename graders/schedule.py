@@ -254,9 +254,14 @@ class Scheduler:
         released lock: the others stay blocked until the next release)."""
         for t in self.tasks.values():  # in the order they were created
             if t.state == BLOCKED and t.waiting_on is on:
-                t.state, t.waiting_on, t.since = RUNNABLE, None, self.clock
+                self.runnable(t)
                 if first_only:
                     return
+
+    def runnable(self, t: Task) -> None:
+        """`t` may run again (what it waited for came: a release, a notify, an end, its time),
+        runnable since now on the virtual clock (FAIR counts from there)."""
+        t.state, t.waiting_on, t.wake_at, t.since = RUNNABLE, None, 0.0, self.clock
 
     def finish(self, me: Task) -> None:
         """`me` has ended: wake its joiners and hand the baton on, for good."""
@@ -288,8 +293,7 @@ class Scheduler:
             self.clock = max(self.clock, t.wake_at)
             for other in self.tasks.values():
                 if other.state in (SLEEPING, BLOCKED) and other.wake_at <= self.clock:
-                    other.state, other.waiting_on, other.wake_at = RUNNABLE, None, 0.0
-                    other.since = self.clock
+                    self.runnable(other)
 
     def _next(self, me: Task, done: bool = False) -> None:
         with self.guard:
@@ -533,7 +537,7 @@ class Condition(threading.Condition):
         for t in self._kit_waiters[:n]:
             self._kit_waiters.remove(t)
             if t.state == BLOCKED and t.waiting_on is self:
-                t.state, t.waiting_on, t.wake_at, t.since = RUNNABLE, None, 0.0, s.clock
+                s.runnable(t)
 
     def notify_all(self) -> None:
         s = _active
