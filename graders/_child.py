@@ -88,18 +88,19 @@ _OTHER_METHODS: list[str] = []  # start methods student code chose itself (_watc
 
 
 _STARTS: list = []  # callables told of every process started here (observe_starts)
-_WRAPPED: list = []  # BaseProcess.start once wrapped for them
+_start_wrapped = False  # BaseProcess.start is wrapped for them (once)
 
 
 def observe_starts(observer) -> callable:
     """Tell `observer(process)` of every multiprocessing process started in this process, just
     before it starts, until the returned undo is called. One wrapper of BaseProcess.start
     serves every observer (the start-method check below, ipc's count of processes)."""
+    global _start_wrapped
     import functools
     import multiprocessing.process
 
     base = multiprocessing.process.BaseProcess
-    if not _WRAPPED:
+    if not _start_wrapped:
         real = base.start
 
         @functools.wraps(real)
@@ -110,7 +111,7 @@ def observe_starts(observer) -> callable:
 
         del start.__wrapped__  # looks like the real one
         base.start = start
-        _WRAPPED.append(real)
+        _start_wrapped = True
     _STARTS.append(observer)
     return lambda: _STARTS.remove(observer)
 

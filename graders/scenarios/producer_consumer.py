@@ -203,13 +203,14 @@ def _role(process) -> str:
     return getattr(process, "_grader_role", "process")
 
 
-_LABELLED: list = []  # the undo of the labelling, once it is on
+_labelling = False  # the labelling is on (once a grading child, for good)
 
 
 def _label_processes() -> None:
     """Label every process started here consumer/producer/process by its target (start()
     deletes the target), for the feedback only: an observer of the grading child's starts."""
-    if _LABELLED:
+    global _labelling
+    if _labelling:
         return
     from graders._child import observe_starts
 
@@ -226,7 +227,8 @@ def _label_processes() -> None:
         elif func is marked_producer:  # q.join() waits for its items (kitchen_interrupted)
             open(os.path.join(target.args[0], f"producer-{id(process)}"), "w").close()
 
-    _LABELLED.append(observe_starts(label))
+    observe_starts(label)
+    _labelling = True
 
 
 def _processes() -> list:
