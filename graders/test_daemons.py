@@ -52,6 +52,10 @@ def test_start_guardian(student, start_method):
         fail(_("start_guardian() returned a process whose daemon flag is False: a guardian is "
                "a daemon process. Set daemon=True before start() (Process(..., "
                "daemon=True))."))
+    if r["guardian_pid"] is None and seen.get("guardian") == "":
+        fail(_("the guardian process ended without running target(*args) (its exit code: "
+               "{code}): the process must call target(*args).").format(
+            code=seen.get("exitcode")) + _stderr(r))
     if r["guardian_pid"] is None:
         fail(_("the guardian's target never ran within 5 s of start_guardian(target, *args): "
                "the process must call target(*args).") + _stderr(r))

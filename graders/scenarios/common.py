@@ -178,12 +178,14 @@ class Stillness:
                          72: (4, "ptr"), 22: (3, "int"), 441: (3, "ptr"), 137: (2, "ptr"),
                          192: (3, "ptr")}}
 
-    def __init__(self, seconds: float, mine: set[int] | None = None, alone: bool = False):
+    def __init__(self, seconds: float, mine: set[int] | None = None, alone: bool = False,
+                 only: set[int] | None = None):
         """`alone`: still counts even when no student process is alive below this one, its
-        threads here all asleep (a kitchen() whose consumers have all ended)."""
+        threads here all asleep (a kitchen() whose consumers have all ended). `only`: look at
+        these processes alone (a program's main, not the guardian it waits for)."""
         import threading
 
-        self.seconds, self.alone = seconds, alone
+        self.seconds, self.alone, self.only = seconds, alone, only
         self.mine = {threading.get_native_id(), *(mine or ())}
         self.timed = self.TIMED.get(os.uname().machine) if hasattr(os, "uname") else None
         me = os.getpid()  # the children files: _child._descendants never falls back to psutil
@@ -215,6 +217,8 @@ class Stillness:
 
         me = os.getpid()
         pids = [me, *(pid for pid, _zombie in _descendants())]
+        if self.only is not None:
+            pids = [pid for pid in pids if pid in self.only]
         helpers = _helper_pids()
         marks, alive = [], False
         for pid in pids:

@@ -10,12 +10,13 @@ import tempfile
 import threading
 import time
 
-from graders.scenarios.common import is_a
+from graders.scenarios.common import Stillness, is_a
 
 SLEEP = 60.0  # the guardian's target sleeps this long: only a daemon ends before that
 MAIN_EXIT = 5.0  # seconds the main process gets to end after its last statement
 BRIEF_EXIT = 1.0  # ... when start_guardian() gave no started daemon process (already wrong)
 GONE = 3.0  # seconds the guardian gets to disappear once the main process has ended
+STILL = 0.5  # a main that sleeps, untimed and unwoken, this long after its end waits for ever
 
 
 def guard(folder: str, seconds: float) -> None:
@@ -27,12 +28,17 @@ def guard(folder: str, seconds: float) -> None:
     time.sleep(seconds)
 
 
-def _read_guardian(folder: str, seconds: float) -> str | None:
+def _read_guardian(folder: str, seconds: float, process=None) -> str | None:
+    """The guardian's note, waited for up to `seconds` s, or less once `process` (the one
+    start_guardian returned) has ended: a dead process writes no note (a target that raised
+    at once, called with the wrong arguments, ended the wait after 5 s before)."""
     deadline = time.monotonic() + seconds
     path = os.path.join(folder, "guardian")
     while time.monotonic() < deadline:
         if os.path.exists(path):
             return open(path).read()
+        if process is not None and not process.is_alive():
+            return open(path).read() if os.path.exists(path) else ""  # "": it ended
         time.sleep(0.005)
     return None
 
@@ -68,7 +74,10 @@ def main_process(folder: str) -> None:
             if seen["is_process"]:
                 seen.update(pid=p.pid, alive=p.is_alive(), daemon=bool(p.daemon))
         # A process that was never started (or died) writes no note: no need to wait long.
-        seen["guardian"] = _read_guardian(folder, 5.0 if seen.get("alive") else 0.3)
+        seen["guardian"] = _read_guardian(folder, 5.0 if seen.get("alive") else 0.3,
+                                          box.get("p") if seen.get("is_process") else None)
+        if seen["guardian"] == "":
+            seen["exitcode"] = box["p"].exitcode
     finally:
         tmp = os.path.join(folder, "main.tmp")
         with open(tmp, "w") as f:
@@ -101,6 +110,18 @@ def _pid_gone(pid: int) -> bool:
         return True
 
 
+def _awake(pid: int | None) -> bool:
+    """Linux: the process runs, waits for a core, or is in the kernel (dying included)."""
+    if pid is None:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            state = f.read().rsplit(b")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state in (b"R", b"D", b"X")
+
+
 def guardian(start_method: str) -> dict:
     """A program whose main starts a guardian and ends: what it saw, and whether the guardian
     ended with it."""
@@ -126,10 +147,22 @@ def guardian(start_method: str) -> dict:
     # one, and such a main may well wait for it at exit. Then do not wait long.
     result["main_wait"] = MAIN_EXIT if seen and seen.get("daemon") else BRIEF_EXIT
     if seen is not None:  # its last statement is done: now it must end
-        try:
-            main.wait(result["main_wait"])
-        except subprocess.TimeoutExpired:
-            pass
+        # ... within main_wait s; a main whose every thread waits, without a timeout, and
+        # has not woken for STILL s waits for what never comes by itself (the join of a
+        # guardian that ignores SIGTERM): not ended, known before main_wait runs out.
+        # (A guardian that is dying, runnable or exiting, counts as awake: its end wakes the
+        # main's join, however loaded the machine.)
+        words = (seen.get("guardian") or "").split()
+        guardian = int(words[0]) if words and words[0].isdigit() else None
+        still, started = Stillness(STILL, only={main.pid}), time.monotonic()
+        deadline = started + result["main_wait"]
+        while main.poll() is None and time.monotonic() < deadline:
+            if _awake(guardian):
+                still = Stillness(STILL, only={main.pid})
+            elif still.reached():  # what the feedback says it waited
+                result["main_wait"] = round(time.monotonic() - started, 1)
+                break
+            time.sleep(0.005)
     result["main_ended"] = main.poll() is not None
     result["main_status"] = main.poll()
     result["seen"] = seen if seen is not None else _load(seen_path)
