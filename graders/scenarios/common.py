@@ -179,13 +179,14 @@ class Stillness:
                          192: (3, "ptr")}}
 
     def __init__(self, seconds: float, mine: set[int] | None = None, alone: bool = False,
-                 only: set[int] | None = None):
+                 only: set[int] | None = None, threads: set[int] | None = None):
         """`alone`: still counts even when no student process is alive below this one, its
         threads here all asleep (a kitchen() whose consumers have all ended). `only`: look at
-        these processes alone (a program's main, not the guardian it waits for)."""
+        these processes alone (a program's main, not the guardian it waits for); `threads`:
+        at these threads of them alone (native ids: the caller of a start_thread())."""
         import threading
 
-        self.seconds, self.alone, self.only = seconds, alone, only
+        self.seconds, self.alone, self.only, self.threads = seconds, alone, only, threads
         self.mine = {threading.get_native_id(), *(mine or ())}
         self.timed = self.TIMED.get(os.uname().machine) if hasattr(os, "uname") else None
         me = os.getpid()  # the children files: _child._descendants never falls back to psutil
@@ -227,7 +228,8 @@ class Stillness:
             except OSError:
                 continue  # ended: the next look differs
             for tid in tids:
-                if pid == me and int(tid) in self.mine:
+                if (pid == me and int(tid) in self.mine) or (
+                        self.threads is not None and int(tid) not in self.threads):
                     continue
                 try:
                     with open(f"/proc/{pid}/task/{tid}/status") as f:

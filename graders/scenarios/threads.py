@@ -10,7 +10,7 @@ import tempfile
 import threading
 import time
 
-from graders.scenarios.common import is_a
+from graders.scenarios.common import Stillness, is_a
 
 WAIT = 5.0  # how long a blocked target waits for the scenario to release it
 LINGER = 0.2  # how long finish_late() works on after the main thread, unless seen waited for
@@ -21,11 +21,33 @@ _calls: list[dict] = []  # what each target saw: its arguments and the thread th
 _release = threading.Event()
 
 
+_starting: dict = {}  # while a start_*() call runs: "caller", the native id of its thread
+
+STILL = 0.3  # a caller asleep this long, untimed and unwoken, waits for its target to end
+
+
 def hold(*args) -> None:
-    """A target that records who ran it with which arguments, then waits to be released."""
+    """A target that records who ran it with which arguments, then waits to be released; or
+    until the start_*() call that started it is seen waiting for it, untimed, for STILL s
+    (a start_thread() that joins its thread: that call returns then, not after WAIT s)."""
     me = threading.current_thread()
     _calls.append({"args": list(args), "ident": me.ident, "daemon": me.daemon})
-    _release.wait(WAIT)
+    caller = _starting.get("caller")
+    still = (Stillness(STILL, only={os.getpid()}, threads={caller}, alone=True)
+             if caller is not None else None)
+    deadline = time.monotonic() + WAIT
+    while not _release.wait(0.01) and time.monotonic() < deadline:
+        if still is not None and _starting.get("caller") == caller and still.reached():
+            return
+
+
+def _start(start, *args):
+    """start(hold, *args), the thread that calls it noted for hold()."""
+    _starting["caller"] = threading.get_native_id()
+    try:
+        return start(hold, *args)
+    finally:
+        _starting.pop("caller", None)
 
 
 def _wait_calls(n: int) -> bool:
@@ -65,7 +87,7 @@ def starters() -> dict:
     out: dict = {}
     returned = []
 
-    t = threads.start_thread(hold, "a", 1)
+    t = _start(threads.start_thread, "a", 1)
     returned.append(t)
     got = _wait_calls(1)
     out["main"] = {**_thread_info(t), "ran": got, "call": _calls[0] if got else None}
@@ -73,7 +95,7 @@ def starters() -> dict:
     box: dict = {}
 
     def from_daemon():
-        box["t"] = threads.start_thread(hold, "b", 2)
+        box["t"] = _start(threads.start_thread, "b", 2)
 
     d = threading.Thread(target=from_daemon, daemon=True)
     d.start()
@@ -87,7 +109,7 @@ def starters() -> dict:
         out["from_daemon"] = None
 
     n = len(_calls)
-    s = threads.start_daemon(hold, "c", 3)
+    s = _start(threads.start_daemon, "c", 3)
     returned.append(s)
     got = _wait_calls(n + 1)
     out["daemon"] = {**_thread_info(s), "ran": got, "call": _calls[n] if got else None}
@@ -176,6 +198,20 @@ def _waited_for(main: threading.Thread) -> bool:
     return False
 
 
+def _joins_me(main) -> bool:
+    """Whether the main thread is in join() on this thread (a start_thread() that joins the
+    thread it starts): it will not finish before this one, so waiting for that is pointless."""
+    me = threading.current_thread()
+    frame = sys._current_frames().get(main.ident)
+    while frame is not None:
+        code = frame.f_code
+        if (code.co_filename == threading.__file__ and code.co_name == "join"
+                and frame.f_locals.get("self") is me):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def finish_late(folder: str) -> None:
     """A worker's target: wait until the main thread has finished, then write "done".
 
@@ -185,7 +221,7 @@ def finish_late(folder: str) -> None:
     by which time a process that did not wait for it is gone."""
     main = threading.main_thread()
     deadline = time.monotonic() + WAIT
-    while main.is_alive() and time.monotonic() < deadline:
+    while main.is_alive() and time.monotonic() < deadline and not _joins_me(main):
         time.sleep(0.005)
     ended = not main.is_alive()
     deadline = time.monotonic() + LINGER
