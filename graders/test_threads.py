@@ -21,6 +21,10 @@ def _check_started(info, call: str, args: list) -> None:
     if not info["is_thread"]:
         fail(_("{call} returned a {type}; expected the threading.Thread it started.").format(
             call=call, type=info["type"]))
+    if not info["ran"] and not info["started"]:
+        fail(_("{call} returned a thread that was never started, and its target never ran: "
+               "create a threading.Thread(target=target, args=args), start() it and return "
+               "it.").format(call=call))
     if not info["ran"]:
         fail(_("the target given to {call} never ran within {seconds:g} s: create a "
                "threading.Thread(target=target, args=args), start() it and return it.").format(
@@ -130,6 +134,10 @@ def test_daemon_does_not_keep_process_alive(student):
     if "error" in r["main"]:
         fail(_("in a program's main thread, start_daemon() or start_thread() raised "
                "{error}.").format(error=r["main"]["error"]) + output)
+    if not r["ended"] and r.get("kept"):
+        fail(_("a program whose main thread had finished could not end: at its shutdown the "
+               "interpreter waited for its thread from start_daemon(), which loops forever. A "
+               "daemon thread (daemon=True) never keeps the process alive.") + output)
     if not r["ended"]:
         fail(_("a program whose main thread had finished was still running {seconds:g} s "
                "later: its thread from start_daemon(), which loops forever, kept it alive. A "

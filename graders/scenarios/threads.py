@@ -50,8 +50,12 @@ def _start(start, *args):
         _starting.pop("caller", None)
 
 
-def _wait_calls(n: int) -> bool:
-    deadline = time.monotonic() + WAIT
+def _wait_calls(n: int, thread=None) -> bool:
+    """Whether the n-th call of a target came, within WAIT s; within 0.3 s when `thread`, the
+    one a start_*() call returned, was never started (no call comes from it then)."""
+    unstarted = thread is not None and not (is_a(thread, threading.Thread)
+                                            and thread.ident is not None)
+    deadline = time.monotonic() + (0.3 if unstarted else WAIT)
     while len(_calls) < n and time.monotonic() < deadline:
         time.sleep(0.001)
     return len(_calls) >= n
@@ -89,7 +93,7 @@ def starters() -> dict:
 
     t = _start(threads.start_thread, "a", 1)
     returned.append(t)
-    got = _wait_calls(1)
+    got = _wait_calls(1, t)
     out["main"] = {**_thread_info(t), "ran": got, "call": _calls[0] if got else None}
 
     box: dict = {}
@@ -102,7 +106,7 @@ def starters() -> dict:
     d.join(WAIT)
     if "t" in box:
         returned.append(box["t"])
-        got = _wait_calls(2)
+        got = _wait_calls(2, box["t"])
         out["from_daemon"] = {**_thread_info(box["t"]), "ran": got,
                               "call": _calls[1] if got else None}
     else:
@@ -111,7 +115,7 @@ def starters() -> dict:
     n = len(_calls)
     s = _start(threads.start_daemon, "c", 3)
     returned.append(s)
-    got = _wait_calls(n + 1)
+    got = _wait_calls(n + 1, s)
     out["daemon"] = {**_thread_info(s), "ran": got, "call": _calls[n] if got else None}
 
     out["stuck"] = _finish(returned)
@@ -179,10 +183,16 @@ def worker() -> dict:
 
 
 def spin(folder: str) -> None:
-    """A daemon's target: note that it runs, then loop forever."""
+    """A daemon's target: note that it runs, then loop forever; once the interpreter's
+    shutdown is seen waiting for it (a thread that is no daemon), note that too ("keeps"):
+    the process will not end, and the scenario need not wait WAIT s to know."""
     open(os.path.join(folder, "spinning"), "w").close()
+    main, noted = threading.main_thread(), False
     while True:
         time.sleep(0.01)
+        if not noted and not main.is_alive() and _waited_for(main):
+            open(os.path.join(folder, "keeps"), "w").close()
+            noted = True
 
 
 def _waited_for(main: threading.Thread) -> bool:
@@ -270,11 +280,14 @@ def process_exit() -> dict:
     while proc.poll() is None and not os.path.exists(seen_path) \
             and time.monotonic() < deadline:
         time.sleep(0.005)
-    try:
-        proc.wait(WAIT)  # once the main thread is done, the process must end soon
-    except subprocess.TimeoutExpired:
-        pass
-    out = {"ended": proc.poll() is not None, "status": proc.poll()}
+    # Once the main thread is done, the process must end soon: within WAIT s, or until the
+    # start_daemon() thread has seen the shutdown wait for it ("keeps").
+    started = time.monotonic()
+    while proc.poll() is None and time.monotonic() - started < WAIT \
+            and not os.path.exists(os.path.join(folder, "keeps")):
+        time.sleep(0.005)
+    out = {"ended": proc.poll() is not None, "status": proc.poll(),
+           "kept": os.path.exists(os.path.join(folder, "keeps"))}
     if proc.poll() is None:
         proc.kill()
         proc.wait()
