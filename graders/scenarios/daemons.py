@@ -110,6 +110,12 @@ def _pid_gone(pid: int) -> bool:
         return True
 
 
+def _guardian_note(seen: dict | None) -> tuple[int | None, list[str]]:
+    """The guardian's pid and arguments from its note ("<pid> <args>"), as the main saw it."""
+    parts = ((seen or {}).get("guardian") or "").split()
+    return (int(parts[0]) if parts and parts[0].isdigit() else None), parts[1:]
+
+
 def _awake(pid: int | None) -> bool:
     """Linux: the process runs, waits for a core, or is in the kernel (dying included)."""
     if pid is None:
@@ -152,8 +158,7 @@ def guardian(start_method: str) -> dict:
         # guardian that ignores SIGTERM): not ended, known before main_wait runs out.
         # (A guardian that is dying, runnable or exiting, counts as awake: its end wakes the
         # main's join, however loaded the machine.)
-        words = (seen.get("guardian") or "").split()
-        guardian = int(words[0]) if words and words[0].isdigit() else None
+        guardian = _guardian_note(seen)[0]
         still, started = Stillness(STILL, only={main.pid}), time.monotonic()
         deadline = started + result["main_wait"]
         while main.poll() is None and time.monotonic() < deadline:
@@ -166,11 +171,8 @@ def guardian(start_method: str) -> dict:
     result["main_ended"] = main.poll() is not None
     result["main_status"] = main.poll()
     result["seen"] = seen if seen is not None else _load(seen_path)
-    text = (result["seen"] or {}).get("guardian") or ""
-    parts = text.split()
-    gpid = int(parts[0]) if parts and parts[0].isdigit() else None
+    gpid, result["guardian_args"] = _guardian_note(result["seen"])
     result["guardian_pid"] = gpid
-    result["guardian_args"] = parts[1:]
     if result["main_ended"] and gpid:
         deadline = time.monotonic() + GONE
         while not _pid_gone(gpid) and time.monotonic() < deadline:
