@@ -964,7 +964,7 @@ class Student:
         json_path, page = schedule.save(self.reports, self.test_id, record)
         _marked, diagnosis = schedule.conflict(found["events"])
         fail(_("{what} {complaint} when its threads ran in this order (found among {n} "
-               "schedules the graders tried, shrunk to {p} preemption(s)): {diagnosis}.\n"
+               "schedule(s) the graders tried, shrunk to {p} preemption(s)): {diagnosis}.\n"
                "{rule}\n\n{lanes}\n\n(<< marks the steps that conflict.) Replay exactly this "
                "schedule: nox -s grade -- --replay {json}{page}").format(
                    what=what, complaint=complaint, n=r.get("schedules"),
