@@ -355,13 +355,16 @@ def _dump_stacks(procs: list[psutil.Process], folder: Path) -> str:
         except psutil.Error:
             pass
     # Wait until the processes' faulthandlers have written (a loaded machine is slow to run
-    # them), at most 1.5 s: every file grown, and no file still growing.
-    deadline, last = time.monotonic() + 1.5, None
-    while time.monotonic() < deadline:
+    # them: a CI run once got none in 1.5 s), every file grown and none still growing, at most
+    # 1.5 s once one has written, and at most 6 s for the first.
+    started, last = time.monotonic(), None
+    while time.monotonic() < started + 6 * SCALE:
         time.sleep(0.1)
         now = {path: path.stat().st_size for path in folder.glob("*.txt")}
         grown = sum(now[path] > sizes.get(path, 0) for path in now)
         if grown >= len(procs) - 1 and now == last:  # the shim ignores SIGUSR1
+            break
+        if grown and time.monotonic() > started + 1.5:
             break
         last = now
     groups: dict[str, list[str]] = {}
