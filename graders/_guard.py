@@ -12,8 +12,10 @@ tool is still in place (`schedule._intact`).
 While armed, the instrument is also hidden from code outside the graders: sys.gettrace(),
 sys.getprofile(), threading.gettrace(), threading.getprofile() and, for the scheduler's tool,
 sys.monitoring.get_tool() answer as in an unwatched run (None), so that code cannot take its
-lock only while it sees a tracer. What stays visible on 3.10/3.11 is a frame's own `f_trace`
-(the README's residual risks).
+lock only while it sees a tracer; and while a schedule has put the process's threads on one
+CPU (graders/schedule.py's _one_cpu), os.sched_getaffinity() and os.process_cpu_count() (3.13)
+answer with the CPUs it had before. What stays visible is a frame's own `f_trace` on
+3.10/3.11 and the kernel's own files (/proc/self/status), as the README's residual risks say.
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ import threading
 
 OURS = os.path.dirname(os.path.abspath(__file__)) + os.sep  # the graders (their copy)
 _THREADING = os.path.abspath(threading.__file__)
-state = {"armed": 0, "tried": ""}  # armed: how many instruments are on; tried: the first try
+# armed: how many instruments are on; tried: the first try; cpus: the CPUs the process was
+# allowed before a schedule pinned it to one (None: not pinned)
+state = {"armed": 0, "tried": "", "cpus": None}
 _installed = [False]
 
 
@@ -60,6 +64,31 @@ def _unwatched(real, answer=None):
     return looks
 
 
+def _threads_of_mine(pid: int) -> bool:
+    """Whether `pid` is 0, this process or one of its threads (as sched_getaffinity takes)."""
+    if pid in (0, os.getpid()):
+        return True
+    try:
+        return str(pid) in os.listdir(f"/proc/{os.getpid()}/task")
+    except OSError:
+        return False
+
+
+def _pinned_answer(real, answer):
+    """`real` as code outside the graders sees it while pinned: `answer(cpus, *args)`."""
+    def looks(*args):
+        cpus = state["cpus"]
+        if cpus is not None and not _ours(sys._getframe(1)):
+            found = answer(cpus, *args)
+            if found is not None:
+                return found
+        return real(*args)
+
+    looks.__name__ = looks.__qualname__ = real.__name__
+    looks.__doc__, looks.__module__ = real.__doc__, getattr(real, "__module__", None)
+    return looks
+
+
 def _hide() -> None:
     sys.gettrace = _unwatched(sys.gettrace)
     sys.getprofile = _unwatched(sys.getprofile)
@@ -71,16 +100,32 @@ def _hide() -> None:
         real = mon.get_tool
         mon.get_tool = _unwatched(real, lambda tool: None if tool == MONITOR_TOOL
                                   else real(tool))
+    if hasattr(os, "sched_getaffinity"):
+        os.sched_getaffinity = _pinned_answer(
+            os.sched_getaffinity, lambda cpus, pid: set(cpus) if _threads_of_mine(pid) else None)
+    if hasattr(os, "process_cpu_count"):  # 3.13+
+        os.process_cpu_count = _pinned_answer(os.process_cpu_count, lambda cpus: len(cpus))
 
 
-def arm() -> None:
-    """A grader's tracer is on from now (until disarm())."""
+def _install() -> None:
     if not _installed[0]:
         sys.addaudithook(_hook)
         _hide()
         _installed[0] = True
+
+
+def arm() -> None:
+    """A grader's tracer is on from now (until disarm())."""
+    _install()
     state["armed"] += 1
 
 
 def disarm() -> None:
     state["armed"] = max(0, state["armed"] - 1)
+
+
+def pinned(cpus: set[int] | None) -> None:
+    """A schedule put this process's threads on one CPU (`cpus`: those allowed before), or
+    gave them back (None)."""
+    _install()
+    state["cpus"] = set(cpus) if cpus is not None else None

@@ -936,6 +936,9 @@ def _one_cpu() -> set[int] | None:
             cpu = int(f.read().rsplit(b")", 1)[1].split()[36])
         if len(allowed) < 2 or cpu not in allowed:
             return None
+        from graders import _guard
+
+        _guard.pinned(allowed)  # student code still sees `allowed`
         os.sched_setaffinity(0, {cpu})
         return allowed
     except (AttributeError, OSError, ValueError, IndexError):  # not Linux, or not allowed
@@ -948,6 +951,9 @@ def _all_cpus(allowed: set[int] | None) -> None:
             os.sched_setaffinity(0, allowed)
         except OSError:
             pass
+        from graders import _guard
+
+        _guard.pinned(None)
 
 
 def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = None,

@@ -35,6 +35,12 @@ def constants(path: Path) -> dict:
     return found
 
 
+def attacks_here(info: dict) -> bool:
+    """Whether the forgery is an attack on this machine (CPUS: the CPUs it needs for that)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return (cpus or 1) >= info.get("CPUS", 1)
+
+
 _twins: dict[str, tuple[float, float]] = {}
 
 
@@ -52,6 +58,8 @@ def twin_score(twin: Path, select: list[str], into: Path) -> tuple[float, float]
 def test_attack_earns_no_more_than_its_honest_twin(path, tmp_path):
     info = constants(path)
     assert info["doc"] and info["ATTACK"].strip(), path
+    if not attacks_here(info):
+        pytest.skip(f"the attack needs {info['CPUS']} CPUs to be one (it is honest code here)")
     twin = kit.MUTANTS / f"{info['TWIN']}.py"
     module = twin.parent.name
     honest = twin_score(twin, info["SELECT"], tmp_path / "twin")
@@ -120,6 +128,8 @@ def test_the_corpus_graded_for_the_record_by_grade_all(tmp_path):
     pairs = {}  # forged student -> (module, twin student)
     for path in FORGERIES:
         info = constants(path)
+        if not attacks_here(info):
+            continue
         module = info["TWIN"].split("/")[0]
         twin = "twin-" + info["TWIN"].replace("/", "-")
         (klass / twin).mkdir(parents=True, exist_ok=True)

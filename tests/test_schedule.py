@@ -357,7 +357,7 @@ def test_race_variant_fails_with_lanes_a_replay_and_a_timeline(variant, tmp_path
     assert replayed[0]["status"] == "failed", again.output[-2000:]
     first_line = replayed[0]["output"].splitlines()[0]
     assert first_line == text.splitlines()[0].replace(
-        f"among {record['schedules']} schedules", "among 1 schedules"), first_line
+        f"among {record['schedules']} schedule(s)", "among 1 schedule(s)"), first_line
     after = json.loads((tmp_path / "again" / "schedules" / saved.name).read_text())
     assert after["digest"] == record["digest"]  # the same interleaving, step by step
 
