@@ -316,13 +316,14 @@ def _selected(config, exercise: str) -> bool:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto` (what `nox -s grade` passes): tests spread over up to 4 cores only when two
-    or more of the selected exercises hold code. Starting the workers costs about a second,
-    which grading stubs, or one exercise, does not win back."""
+    """`-n auto` (what `nox -s grade`, grade-all and run_autograder pass): tests spread over
+    up to 4 cores only when two or more of the selected exercises hold code and there are two
+    cores or more. Starting the workers costs about a second, which grading stubs, one
+    exercise, or one worker on one core does not win back."""
     folder = resolve_impl(config.getoption("impl"))
     busy = [m for m in written_modules(folder) if _selected(config, m)]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return min(4, cores or 1) if len(busy) >= 2 else 0
+    return min(4, cores) if len(busy) >= 2 and (cores or 1) >= 2 else 0
 
 
 @pytest.hookimpl(optionalhook=True)
