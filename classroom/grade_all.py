@@ -99,17 +99,6 @@ def row_of(student: str, results: dict, note: str = "") -> dict[str, str]:
     return row
 
 
-def spread(pytest_args: list[str]) -> list[str]:
-    """`-n auto`, as `nox -s grade` passes it, unless the pytest arguments choose -n: each
-    submission's tests then spread over the cores (the grading plugin starts workers only for
-    two or more exercises with code). Most of a test is waiting by design, so two submissions
-    at once (--jobs 2) with two workers each still leave verdicts alone (the same gradebook
-    for a class of 30) and take 334 s instead of 415 s here."""
-    if any(a.startswith(("-n", "--numprocesses")) for a in pytest_args):
-        return []
-    return ["-n", "auto"]
-
-
 def grade_one(sub: Path, out: Path, pytest_args: list[str], timeout: float) -> dict[str, str]:
     """Grade one submission in its own pytest process; its row of the gradebook."""
     results = out / f"{sub.name}.json"
@@ -121,7 +110,10 @@ def grade_one(sub: Path, out: Path, pytest_args: list[str], timeout: float) -> d
         cmd = [sys.executable, "-m", "pytest", "graders", "--impl", str(sub.resolve()),
                "--results", str(results), f"--junitxml={Path(tmp) / 'junit.xml'}", "-q",
                "--page=",  # no page here: write_dashboard() writes each student's
-               "-p", "no:cacheprovider", "--assert=plain", *spread(pytest_args), *pytest_args]
+               # -n auto as nox -s grade: an -n among pytest_args comes later and wins. Two
+               # submissions at once with two workers each leave verdicts alone (a class of
+               # 30: the same gradebook, 334 s instead of 415 s with -n 0, --jobs 2)
+               "-p", "no:cacheprovider", "--assert=plain", "-n", "auto", *pytest_args]
         proc = subprocess.Popen(cmd, cwd=KIT, stdout=log_file, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
         try:

@@ -65,7 +65,7 @@ def test_attack_earns_no_more_than_its_honest_twin(path, tmp_path):
     honest = twin_score(twin, info["SELECT"], tmp_path / "twin")
 
     forged = kit.mutant_folder(twin, tmp_path / "forged")
-    (forged / f"{module}.py").write_text(twin.read_text() + "\n" + info["ATTACK"])
+    (forged / f"{module}.py").write_text(_forged_source(info))
     marks = tmp_path / "marks"
     marks.mkdir()
     os.chmod(tmp_path, 0o755)
