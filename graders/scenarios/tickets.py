@@ -6,7 +6,7 @@ import functools
 import json
 import multiprocessing
 import os
-import random
+import socket
 import tempfile
 import threading
 import time
@@ -27,149 +27,60 @@ SETTLE = 0.05 * SCALE  # seconds a lock-free buyer gets to reach latency() once 
 # the failing buyers' 1 ms), so still for this long is a lock nobody will release
 STILL = 0.5 * SCALE
 GRACE = 0.1 * SCALE  # seconds a lock gets to be free once every buy() that took it returned
-# seconds the first buyer of sell() waits, at most, for every other buyer to be started and
-# asleep on the lock (rendezvous); with the first wait under STALL, no progress for a while
+# seconds the desk holds the first buyer of sell(), at most, for every other buyer to be
+# started and asleep on the lock (graders/desk.py); with the first wait under STALL, no
+# progress for a while
 ASSEMBLE = 1.5 * SCALE
 
 # ------------------------------------------------------------------ latencies handed to buy()
 
 
-def _claim(folder: str, prefix: str) -> int:
-    """Atomically take the next free number n for `<prefix>-<n>` in `folder`."""
-    n = 0
-    while True:
-        try:
-            os.close(os.open(os.path.join(folder, f"{prefix}-{n}"), os.O_CREAT | os.O_EXCL))
-            return n
-        except FileExistsError:
-            n += 1
+def _ask(address, message: bytes, limit: float = 0.0) -> bytes:
+    """Send `message` to the grader's booking desk (graders/desk.py) and return its answer,
+    waiting at most `limit` s (0: LIMIT). The wait wakes every few milliseconds, so that a
+    buyer the desk holds never looks asleep to common.Stillness."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(2.0)
+        s.connect(address if isinstance(address, str) else tuple(address))
+        s.sendall(message)
+        s.settimeout(0.005)
+        deadline = time.monotonic() + (limit or LIMIT)
+        while time.monotonic() < deadline:
+            try:
+                return s.recv(16)
+            except TimeoutError:
+                continue
+    return b""
 
 
-def rendezvous(folder: str, wait: float, seed: int, lock=None, expect: int = 0,
-               buyers: int = 0) -> None:
-    """A latency that proves mutual exclusion or its absence, across processes.
-
-    Counts its calls (files call-N) and the process each ran in (files pid-N-<pid>: which
-    process a buy() ran in, seen by the grader). The first caller waits up to `wait` s for a second
-    buyer to reach latency() too: with the lock held around read-latency-write that never
-    happens; without it the second buyer gets in, has read the same ticket_num, and both
-    write back the same value. Any two callers inside at once leave a file `overlap`.
-    With `lock`, also records a call made while the lock was not held. When the grader's
-    own buyers mark `entered-*` files as they call buy(), `expect` of them, the wait ends
-    SETTLE s after all have entered: a lock-free buyer reads a small file far sooner.
-    With `buyers` (sell()'s, which the student's code starts), the first caller, when no
-    second one came in, then waits until the other buyers' processes are all there and asleep,
-    having called find(), waiting for the lock (_others_asleep, at most ASSEMBLE s): no find()
-    of a late buyer reads the file while a buyer writes it, which only
-    test_find_never_sees_a_half_written_file judges (with 30 buyers under forkserver, a late
-    one's find() met an in-place write now and then, and that buyer failed).
-    """
-    n = _claim(folder, "call")
-    open(os.path.join(folder, f"pid-{n}-{os.getpid()}"), "w").close()
-    me = os.path.join(folder, f"in-{n}")
-    open(me, "w").close()
-    if any(f.startswith("in-") and f != f"in-{n}" for f in os.listdir(folder)):
-        open(os.path.join(folder, "overlap"), "w").close()
+def booking(address, lock=None) -> None:
+    """The grader's latency: a round trip to the grader's booking desk, whose other end is the
+    grader's own process. It answers when it decides (holding the first buyer, napping the
+    others) and notes the call from its side. With `lock` (the one passed to buy()), the call
+    also says whether that lock was free, testimony the desk labels so."""
+    unlocked = False
     if lock is not None and lock.acquire(False):
         lock.release()
-        open(os.path.join(folder, f"unlocked-{n}"), "w").close()
-    if n == 0:
-        deadline = time.monotonic() + wait
-        settled = expect == 0
-        while time.monotonic() < deadline:
-            if os.path.exists(os.path.join(folder, "call-1")):
-                open(os.path.join(folder, "overlap"), "w").close()
-                break
-            if not settled and sum(f.startswith("entered-") for f in os.listdir(folder)) >= expect:
-                settled, deadline = True, min(deadline, time.monotonic() + SETTLE)
-            time.sleep(0.002)
-        if buyers and not os.path.exists(os.path.join(folder, "overlap")):
-            _others_asleep(ASSEMBLE, at_least=buyers - 1)
-    else:
-        time.sleep(random.Random(seed * 1000 + n).uniform(0.0005, 0.003))
-    os.unlink(me)
+        unlocked = True
+    answer = _ask(address, b"call %d %d" % (os.getpid(), unlocked))
+    if answer == b"raise":
+        raise ConnectionError(N_("the booking system is down for this buyer (raised by the "
+                                 "grader's latency, on purpose)"))
+    if answer != b"go":
+        raise ConnectionError("the grader's booking desk did not answer")
+
+
+def desk_calls(address) -> int:
+    """How many latency() calls the desk has seen so far (the scenarios' progress)."""
+    try:
+        return int(_ask(address, b"count 0", 1.0) or 0)
+    except (OSError, ValueError):
+        return 0
 
 
 def raising_latency() -> None:
     raise ConnectionError(N_("the booking system is down (raised by the grader's latency)"))
-
-
-def failing_on_call(folder: str, failing: int) -> None:
-    """A latency that raises on its call number `failing` (from 0) and sleeps 1 ms on the
-    others; the calls are counted across processes (files call-N in `folder`). Before it
-    returns (and its buyer writes the database), the other buyers have all gone to sleep
-    (_others_asleep): test_sell_failed_buyer judges the failing buyer alone, and no find()
-    of theirs reads the file meanwhile, which test_find_never_sees_a_half_written_file
-    judges (a write in place would otherwise make a buyer fail here now and then)."""
-    if _claim(folder, "call") == failing:
-        raise ConnectionError(N_("the booking system is down for this buyer (raised by the "
-                                 "grader's latency, on purpose)"))
-    time.sleep(0.001)
-    _others_asleep(2.0 * SCALE)
-
-
-def _others_asleep(limit: float, at_least: int = 0) -> None:
-    """Wait, at most `limit` s, until every other process of this one's parent (the buyers
-    sell() started, which wait for the lock this buyer holds), at least `at_least` of them,
-    sleeps or has ended, each of its threads, as Linux's /proc shows them (multiprocessing's
-    resource tracker and forkserver are not buyers); elsewhere return at once."""
-    from graders._child import children_of
-
-    me, parent = os.getpid(), os.getppid()
-    if children_of(me) is None:
-        return
-    deadline, before = time.monotonic() + limit, None
-    while time.monotonic() < deadline:
-        seen, buyers = [], 0  # each thread's state and context switches: asleep twice alike
-        for kid in children_of(parent) or []:
-            try:
-                if kid == me or _helper(kid, parent):
-                    continue
-                buyers += 1
-                for task in os.listdir(f"/proc/{kid}/task"):
-                    with open(f"/proc/{kid}/task/{task}/status") as f:
-                        seen.append(tuple(line for line in f if line.startswith(
-                            ("State:", "voluntary_ctxt", "nonvoluntary_ctxt"))))
-            except OSError:
-                continue  # ended meanwhile
-        if buyers >= at_least and all(fields[0].split()[1] in ("S", "Z")
-                                      for fields in seen if fields):
-            if seen == before:
-                return
-            before = seen
-        else:
-            before = None
-        time.sleep(0.01)
-
-
-def _helper(pid: int, parent: int) -> bool:
-    """Whether `pid` is multiprocessing's resource tracker or forkserver, not a buyer (a buyer
-    forked by the forkserver shows the forkserver's command line: its parent's)."""
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            line = f.read()
-        with open(f"/proc/{parent}/cmdline", "rb") as f:
-            theirs = f.read()
-    except OSError:
-        return False
-    return line != theirs and (b"resource_tracker import main" in line
-                               or b"forkserver import main" in line)
-
-
-def _observed(folder: str, caller: int | None = None) -> dict:
-    """What the latency saw; with `caller` (the pid that called sell()), also how many
-    processes the calls ran in and how many ran in the caller itself."""
-    names = os.listdir(folder)
-    out = {
-        "calls": sum(n.startswith("call-") for n in names),
-        "overlap": "overlap" in names,
-        "unlocked": sum(n.startswith("unlocked-") for n in names),
-    }
-    if caller is not None:
-        pids = [int(n.rsplit("-", 1)[1]) for n in names if n.startswith("pid-")]
-        out["processes"] = len(set(pids))
-        out["in_caller"] = pids.count(caller)
-    return out
 
 
 # ------------------------------------------------------------------------------ helpers
@@ -207,22 +118,18 @@ def _ticket_num(db: str):
 # ---------------------------------------------------------------------------- scenarios
 
 
-def basics(seed: int) -> dict:
-    """One process: find, buy until sold out, other keys kept, latency and lock use."""
+def basics(address, db: str) -> dict:
+    """One process: find, buy until sold out, other keys kept, latency and lock use (the
+    database, the latency's calls and what each found are the desk's: graders/desk.py)."""
     import tickets
 
-    folder = tempfile.mkdtemp(dir=".")
-    calls = tempfile.mkdtemp(dir=".")
-    db = _make_db(folder, {"ticket_num": 2, "event": "concert", "seats": [1, 2, 3]})
     lock = multiprocessing.Lock()
-    latency = functools.partial(rendezvous, calls, 0.0, seed, lock)
+    latency = functools.partial(booking, address, lock)
     out = {"find": common.plain(tickets.find("ann", db))}
     out["buys"] = [common.plain(tickets.buy(name, db, lock, latency))
                    for name in ("ann", "bob", "cy")]
-    out["after"] = _read(db)
     out["lock_free"] = _lock_free(lock)
     out["find_after"] = common.plain(tickets.find("dan", db))
-    out.update(_observed(calls))
     return out
 
 
@@ -360,12 +267,14 @@ def find_during_buy(seed: int) -> dict:
             "found": common.plain(box.get("found"))}
 
 
-def _buyer(name: str, db: str, lock, barrier, latency, results: str, calls: str) -> None:
-    """A buyer process of the grader: meet the others at the barrier, then buy()."""
+def _buyer(name: str, db: str, lock, barrier, address, results: str) -> None:
+    """A buyer process of the grader: meet the others at the barrier, tell the desk, then
+    buy()."""
     import tickets
 
     barrier.wait()
-    open(os.path.join(calls, f"entered-{name}"), "w").close()
+    latency = functools.partial(booking, address, lock)
+    _ask(address, b"enter %d" % os.getpid(), 1.0)
     try:
         got = tickets.buy(name, db, lock, latency)
         text = "True" if got is True else "False" if got is False else \
@@ -376,18 +285,16 @@ def _buyer(name: str, db: str, lock, barrier, latency, results: str, calls: str)
         f.write(text)
 
 
-def buy_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
-    """n buyer processes, started through a barrier, each calling buy() with one shared lock."""
-    folder = tempfile.mkdtemp(dir=".")
-    calls = tempfile.mkdtemp(dir=".")
+def buy_race(address, db: str, n_buyers: int) -> dict:
+    """n buyer processes, started through a barrier, each calling buy() with one shared lock;
+    the latency is the desk's (it holds the first buyer until a second comes in or all have
+    entered buy(), and sees every overlap itself)."""
     results = tempfile.mkdtemp(dir=".")
-    db = _make_db(folder, {"ticket_num": n_tickets})
     lock = multiprocessing.Lock()
     barrier = multiprocessing.Barrier(n_buyers)
-    latency = functools.partial(rendezvous, calls, wait, seed, lock, n_buyers)
     processes = [
         (f"buyer{i}", multiprocessing.Process(
-            target=_buyer, args=(f"buyer{i}", db, lock, barrier, latency, results, calls)))
+            target=_buyer, args=(f"buyer{i}", db, lock, barrier, address, results)))
         for i in range(n_buyers)
     ]
     for _, p in processes:
@@ -408,21 +315,19 @@ def buy_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
         "answers": answers,
         "stuck": stuck,
         "quiet": STILL if stall == "deadlocked" else STALL,  # s no buyer finished
-        "remaining": _ticket_num(db),
         "lock_free": _lock_free(lock),
-        **_observed(calls),
     }
 
 
-def sell_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
-    """The student's sell(): one process per buyer, with the grader's latency."""
+def sell_race(address, db: str, n_buyers: int) -> dict:
+    """The student's sell(): one process per buyer, with the desk's latency (which also learns
+    this process's id first, from the kernel: a buy() that runs in it is no process of its
+    own). It says so before student code is imported: the desk keeps the first caller."""
+    _ask(address, b"caller %d" % os.getpid(), 1.0)
     import tickets
 
-    folder = tempfile.mkdtemp(dir=".")
-    calls = tempfile.mkdtemp(dir=".")
-    db = _make_db(folder, {"ticket_num": n_tickets, "venue": "hall"})
     names = [f"buyer{i}" for i in range(n_buyers)]
-    latency = functools.partial(rendezvous, calls, wait, seed, buyers=n_buyers)
+    latency = functools.partial(booking, address)
     box: dict = {}
 
     def call_sell():
@@ -435,23 +340,19 @@ def sell_race(n_buyers: int, n_tickets: int, wait: float, seed: int) -> dict:
     seller.start()
     stall = common.wait_for_progress(
         done=lambda: not seller.is_alive(),
-        progress=lambda: sum(n.startswith("call-") for n in os.listdir(calls)),
+        progress=lambda: desk_calls(address),
         stall=STALL, limit=LIMIT, still=common.Stillness(STILL))
     if stall:
-        observed = _observed(calls)
         killed = common.kill_children()
         seller.join(5)
-        return {"stalled": stall, "killed": len(killed), **observed}
+        return {"stalled": stall, "killed": len(killed)}
     if "error" in box:
         raise box["error"]
     result = box["result"]
-    after = _read(db) if os.path.exists(db) else None
     return {
         "stalled": "",
         "type": type(result).__name__,
         "result": common.plain(result) if type(result) is dict else str(common.plain(result)),
-        "after": after,
-        **_observed(calls, caller=os.getpid()),  # this process called sell()
     }
 
 
@@ -554,20 +455,17 @@ def defaults_and_failed_write(latency_limit: float) -> dict:
             "returned": got, "lock_free": _lock_free(lock)}
 
 
-def sell_with_failing_buyer(n_buyers: int, n_tickets: int, failing: int) -> dict:
-    """sell() whose latency raises in one buyer's buy(): that buyer's process fails."""
+def sell_with_failing_buyer(address, db: str, n_buyers: int) -> dict:
+    """sell() whose latency raises in one buyer's buy() (the desk answers that call "raise"):
+    that buyer's process fails."""
     import tickets
 
-    folder = tempfile.mkdtemp(dir=".")
-    calls = tempfile.mkdtemp(dir=".")
-    db = _make_db(folder, {"ticket_num": n_tickets})
     names = [f"buyer{i}" for i in range(n_buyers)]
     box: dict = {}
 
     def call_sell():
         try:
-            box["result"] = tickets.sell(names, db, functools.partial(failing_on_call, calls,
-                                                                      failing))
+            box["result"] = tickets.sell(names, db, functools.partial(booking, address))
         except BaseException as e:  # noqa: BLE001 - handed back to the harness below
             box["error"] = e
 
@@ -578,10 +476,9 @@ def sell_with_failing_buyer(n_buyers: int, n_tickets: int, failing: int) -> dict
     stall = common.wait_for_progress(done=lambda: not seller.is_alive(), progress=lambda: 0,
                                      stall=LIMIT, limit=LIMIT, still=common.Stillness(STILL))
     if stall:
-        observed = _observed(calls)
         killed = common.kill_children()
         seller.join(5)
-        return {"stalled": stall, "killed": len(killed), **observed}
+        return {"stalled": stall, "killed": len(killed)}
     if "error" in box:
         raise box["error"]
     result = box["result"]
@@ -589,6 +486,4 @@ def sell_with_failing_buyer(n_buyers: int, n_tickets: int, failing: int) -> dict
         "stalled": "",
         "type": type(result).__name__,
         "result": common.plain(result) if type(result) is dict else str(common.plain(result)),
-        "left": _ticket_num(db),
-        **_observed(calls),
     }
