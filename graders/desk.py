@@ -1,24 +1,23 @@
-"""The booking desk: a latency() served by the grader's own process, so that what a race of
-buyers did is observed outside the student's processes.
+"""Desks: callables handed to student code that are served by the grader's own process, so
+that what student code did with them is observed outside the student's processes.
 
-The contract's latency() is "the booking system's round trip". Here it is one: every call
-connects to a Unix socket whose other end is a thread of the grader (the pytest process, never
-the grading child), says "call", and returns when the desk answers. The desk, not the caller,
-decides how long each call lasts (the first one is held until a second buyer comes in or every
-other buyer is asleep on the lock), and notes from its own side:
+A desk is a Unix socket whose other end is a thread of the grader (the pytest process, never
+the grading child); the scenario hands student code a callable of graders/scenarios/common.py
+(`ask_desk`) that connects, says what it is doing and waits for the desk's answer. The desk
+decides when each call returns, and notes from its own side which calls overlapped, which
+process each came from (the kernel's SO_PEERCRED; where there is none, as the caller says) and
+when. The socket's folder is writable by the grader only, so student code can talk to a desk,
+never replace it. What a caller says besides its call (a flag, an item) is testimony, labelled
+so; what the desk saw and read itself is evidence.
 
-- which calls overlapped: a call that came in while another was held is two buyers inside
-  latency() at once, which a lock held around read, latency() and write never allows;
-- which process each call came from, as the kernel says (SO_PEERCRED; where there is none, as
-  the caller says), so a sell() whose buys run in one process or in threads shows;
-- what the database held when each call came in, read by the grader itself: under the lock
-  every buyer finds it as the previous buy left it, one ticket fewer per sale, so a lost update
-  shows as a value found twice; and ticket_num at the end.
-
-The database lives in a folder the desk makes (writable by the student's uid); the socket in
-one only the grader can write, so student code can talk to the desk but never replace it.
-What the caller says besides "call" (whether the lock passed to buy() was held) is testimony
-and labelled so. The client side, `booking()` and friends, is in graders/scenarios/tickets.py.
+- `Booking` (tickets): the contract's latency() is "the booking system's round trip"; here it
+  is one. The first call is held until a second buyer comes in (two buyers inside latency()
+  at once, which a lock held around read, latency() and write never allows) or every other
+  buyer is asleep on the lock; the desk reads the database itself as each call comes in (under
+  the lock every buyer finds it as the previous buy left it, one ticket fewer per sale, so a
+  lost update shows as a value found twice) and at the end, from a folder it made.
+- `Dining` (producer_consumer): kitchen()'s eat(name, item); the desk counts every item eaten
+  and which process ate it, and when kitchen() said it returned.
 """
 
 from __future__ import annotations
@@ -33,70 +32,47 @@ import struct
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from graders._child import children_of
 
 UNIX = hasattr(socket, "AF_UNIX")  # Windows: a loopback TCP socket, and the caller's own pid
 MAX_CONNECTIONS = 5000  # past this many, a desk answers nothing more (hostile code)
+MESSAGE_LIMIT = 8192  # bytes of one call a desk reads at most
 DB_LIMIT = 1 << 20  # bytes of the database the desk reads at most
 
 
 @dataclass
 class Call:
-    """One latency() call as the desk saw it."""
+    """One call as a desk saw it."""
 
+    kind: str  # "call" (a latency), "eat"
     pid: int  # the caller's process: the kernel's answer where there is one
     said_pid: int  # what the caller said it was (testimony)
-    unlocked: bool  # the caller's own check: the lock passed to buy() was free (testimony)
+    said: list  # what else the caller said (testimony): a flag, a name and an item
     came: float  # monotonic seconds, the grader's clock
-    found: object  # ticket_num when the call came in, read by the grader
+    found: object = None  # what the desk read itself when the call came in
     answered: float | None = None
 
 
-@dataclass
 class Desk:
-    """Start with `with Desk(...) as desk:`; hand `desk.address` (and `desk.db`) to the
-    scenario; read `desk.observed()` after the run.
+    """A desk's server. Start it with `with SomeDesk(...) as desk:`, hand `desk.address` to
+    the scenario, read `desk.observed()` after the run. Subclasses say what a call finds
+    (`find`) and how it is answered (`answer`, which may sleep: each call has its thread)."""
 
-    hold: seconds the first call is held, waiting for a second one (0: not held).
-    expect: once this many of the grader's own buyers said "enter", the hold ends `settle` s
-    later (a lock-free buyer reaches latency() far sooner).
-    buyers: with it, a first call that no second one joined is held until the caller's
-    sibling processes, at least buyers - 1 of them, are all asleep (waiting for the lock),
-    at most `assemble` s more; then no late buyer's find() reads a file being written.
-    nap: (low, high) seconds every later call lasts, drawn from `seed`.
-    fail_on: the call number (from 0) answered "raise": the caller raises ConnectionError.
-    after_fail: with fail_on, every other call waits, at most this long, for its siblings to
-    be asleep before it returns (as `buyers`).
-    """
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.overlap = False  # a call came in while another was being answered
+        self.entered = 0  # "enter" notes of the grader's own processes
+        self.caller: int | None = None  # the scenario's process, as the kernel says
+        self.marked: int | None = None  # how many calls there were at the scenario's "mark"
 
-    db_content: dict | None = None
-    hold: float = 0.0
-    seed: int = 0
-    expect: int = 0
-    settle: float = 0.05
-    buyers: int = 0
-    assemble: float = 1.5
-    nap: tuple[float, float] = (0.0005, 0.003)
-    fail_on: int | None = None
-    after_fail: float = 0.0
-    calls: list[Call] = field(default_factory=list)
-    overlap: bool = False
-    entered: int = 0
-    caller: int | None = None  # the process that called sell(), as registered by the scenario
-
-    def __enter__(self) -> Desk:
+    def __enter__(self):
         where = _open_to_all(tempfile.gettempdir())
         self._folder = tempfile.mkdtemp(prefix="desk", dir=where)
         os.chmod(self._folder, 0o755)  # others may connect, never unlink or replace
-        self._db_folder = tempfile.mkdtemp(prefix="db", dir=where)
-        os.chmod(self._db_folder, 0o777)  # buy() writes a temporary file and os.replace()s it
-        self.db = os.path.join(self._db_folder, "db.json")
-        if self.db_content is not None:
-            with open(self.db, "w", encoding="utf-8") as f:
-                json.dump(self.db_content, f)
-            os.chmod(self.db, 0o666)
+        self._data = tempfile.mkdtemp(prefix="data", dir=where)
+        os.chmod(self._data, 0o777)  # for student code: a database it replaces, say
         if UNIX:
             self._listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             path = os.path.join(self._folder, "s")
@@ -112,7 +88,6 @@ class Desk:
         self._lock = threading.Lock()
         self._held = 0
         self._stop = threading.Event()
-        self._rng = random.Random(self.seed)
         self._handlers: list[threading.Thread] = []
         self._accepting = threading.Thread(target=self._accept, name="desk", daemon=True)
         self._accepting.start()
@@ -126,49 +101,33 @@ class Desk:
             t.join(max(0.0, deadline - time.monotonic()))
         self._listener.close()
         shutil.rmtree(self._folder, ignore_errors=True)
-        shutil.rmtree(self._db_folder, ignore_errors=True)
+        shutil.rmtree(self._data, ignore_errors=True)
 
-    # ------------------------------------------------------------------- what the grader reads
+    def run(self, student, scenario, *args, **kwargs) -> dict:
+        """`student.run(scenario, self.address, *self.handed(), *args, **kwargs)` with this
+        desk open: the scenario's result with what the desk saw, which overrides whatever of
+        the same name the grading child reported."""
+        with self:
+            r = student.run(scenario, self.address, *self.handed(), *args, **kwargs)
+            return {**r, **self.observed()}
 
-    def ticket_num(self):
-        """ticket_num in the database now, read by the grader (or what is wrong with it)."""
-        data = self.read_db()
-        return data.get("ticket_num") if isinstance(data, dict) else data
-
-    def read_db(self):
-        """The database as the grader reads it: a dict, or a string saying what is wrong. A
-        regular file only (no link followed, no FIFO waited on), DB_LIMIT bytes at most."""
-        try:
-            fd = os.open(self.db, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
-                         | getattr(os, "O_NONBLOCK", 0))
-        except OSError as e:
-            return f"unreadable ({type(e).__name__}: {e.strerror})"
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return "unreadable (not a regular file)"
-            data = os.read(fd, DB_LIMIT + 1)
-        finally:
-            os.close(fd)
-        try:
-            return json.loads(data)
-        except ValueError as e:
-            return f"unreadable (ValueError: {e})"
+    def handed(self) -> tuple:
+        """What a scenario gets besides the address (Booking: the database)."""
+        return ()
 
     def observed(self) -> dict:
-        """What the desk saw, as the verdicts use it (merged into a scenario's result)."""
+        return {}
+
+    def seen(self) -> list[Call]:
         with self._lock:
-            calls = list(self.calls)
-        pids = [c.pid for c in calls]
-        return {
-            "calls": len(calls),
-            "overlap": self.overlap,
-            "unlocked": sum(c.unlocked for c in calls),
-            "processes": len(set(pids)),
-            "in_caller": pids.count(self.caller) if self.caller is not None else 0,
-            "found": [c.found for c in calls],
-            "remaining": self.ticket_num(),
-            "after": self.read_db(),
-        }
+            return list(self.calls)
+
+    # what subclasses decide
+    def find(self, kind: str, said: list):
+        return None
+
+    def answer(self, n: int, call: Call) -> bytes:
+        return b"go"
 
     # ---------------------------------------------------------------------------- serving
 
@@ -198,62 +157,112 @@ class Desk:
         return said
 
     def _serve(self, conn: socket.socket) -> None:
+        """One connection: a line "<kind> <pid>", optionally a JSON list, then end of input."""
         with conn:
             conn.settimeout(2.0)
+            data = b""
             try:
-                words = conn.recv(64).split()
+                while len(data) <= MESSAGE_LIMIT:
+                    got = conn.recv(4096)
+                    if not got:
+                        break
+                    data += got
             except OSError:
                 return
+            head, _, rest = data.partition(b"\n")
             try:
-                kind, said = words[0], int(words[1])
-            except (IndexError, ValueError):
+                kind, said_pid = head.split()[0].decode(), int(head.split()[1])
+                said = json.loads(rest) if rest.strip() else []
+            except (IndexError, ValueError, UnicodeDecodeError):
                 return
             with self._lock:
-                if kind == b"count":
-                    reply = str(len(self.calls)).encode()
-                elif kind == b"enter":
+                reply = {"count": lambda: str(len(self.calls)).encode()}.get(kind, lambda: None)()
+                if kind == "enter":
                     self.entered += 1
-                    reply = b"ok"
-                elif kind == b"caller":
-                    if self.caller is None:
-                        self.caller = self._peer(conn, said)
-                    reply = b"ok"
-                else:
-                    reply = None
-            if reply is not None:
-                _send(conn, reply)
-                return
-            if kind != b"call":
-                return
-            self._call(conn, said, unlocked=words[2:3] == [b"1"])
+                elif kind == "caller" and self.caller is None:
+                    self.caller = self._peer(conn, said_pid)
+                elif kind == "mark" and self.marked is None:
+                    self.marked = len(self.calls)
+            if kind in ("count", "enter", "caller", "mark"):
+                _send(conn, reply or b"ok")
+            elif kind in ("call", "eat") and isinstance(said, list):
+                self._call(conn, kind, said_pid, said)
 
-    def _call(self, conn: socket.socket, said: int, unlocked: bool) -> None:
-        pid = self._peer(conn, said)
-        found = self.ticket_num()  # under a working lock, nobody writes it meanwhile
+    def _call(self, conn: socket.socket, kind: str, said_pid: int, said: list) -> None:
+        pid = self._peer(conn, said_pid)
+        found = self.find(kind, said)
         with self._lock:
             n = len(self.calls)
             if self._held:
                 self.overlap = True
             self._held += 1
-            call = Call(pid=pid, said_pid=said, unlocked=unlocked, came=time.monotonic(),
-                        found=found)
+            call = Call(kind=kind, pid=pid, said_pid=said_pid, said=said,
+                        came=time.monotonic(), found=found)
             self.calls.append(call)
-            nap = self._rng.uniform(*self.nap)
-        answer = b"go"
+        try:
+            answer = self.answer(n, call)
+        finally:
+            with self._lock:  # before the answer: the next caller may come in at once after it
+                self._held -= 1
+                call.answered = time.monotonic()
+        _send(conn, answer)
+
+
+class Booking(Desk):
+    """The tickets latency (see the module's doc): `Booking(db_content, hold=..., ...)`;
+    `desk.db` is the database, in a folder the student's processes may write.
+
+    hold: seconds the first call is held, waiting for a second one (0: not held).
+    expect: once this many of the grader's own buyers said "enter", the hold ends `settle` s
+    later (a lock-free buyer reaches latency() far sooner).
+    buyers: with it, a first call that no second one joined is held until the caller's
+    sibling processes, at least buyers - 1 of them, are all asleep (waiting for the lock),
+    at most `assemble` s more; then no late buyer's find() reads a file being written.
+    nap: (low, high) seconds every later call lasts, drawn from `seed`.
+    fail_on: the call number (from 0) answered "raise": the caller raises ConnectionError;
+    every other call then lasts 1 ms and waits, at most `after_fail` s, for its siblings to
+    be asleep before it returns.
+    """
+
+    nap = (0.0005, 0.003)
+
+    def __init__(self, db_content: dict, hold: float = 0.0, seed: int = 0, expect: int = 0,
+                 settle: float = 0.05, buyers: int = 0, assemble: float = 1.5,
+                 fail_on: int | None = None, after_fail: float = 0.0) -> None:
+        super().__init__()
+        self.db_content, self.hold, self.expect, self.settle = db_content, hold, expect, settle
+        self.buyers, self.assemble = buyers, assemble
+        self.fail_on, self.after_fail = fail_on, after_fail
+        self._rng = random.Random(seed)
+
+    def __enter__(self) -> Booking:
+        super().__enter__()
+        self.db = os.path.join(self._data, "db.json")
+        with open(self.db, "w", encoding="utf-8") as f:
+            json.dump(self.db_content, f)
+        os.chmod(self.db, 0o666)
+        return self
+
+    def handed(self) -> tuple:
+        return (self.db,)
+
+    def find(self, kind: str, said: list):
+        return self.ticket_num()  # under a working lock, nobody writes it meanwhile
+
+    def answer(self, n: int, call: Call) -> bytes:
+        with self._lock:
+            nap = self._rng.uniform(*self.nap)  # drawn in call order: the same every run
         if n == self.fail_on:
-            answer = b"raise"
-        elif self.fail_on is not None:
+            return b"raise"
+        if self.fail_on is not None:
             time.sleep(0.001)
-            _others_asleep(pid, self.after_fail)
+            _others_asleep(call.pid, self.after_fail)
         elif n == 0:
             if self.hold:
-                self._hold_first(pid)
+                self._hold_first(call.pid)
         else:
             time.sleep(nap)
-        with self._lock:  # before the answer: the next buyer may come in at once after it
-            self._held -= 1
-            call.answered = time.monotonic()
-        _send(conn, answer)
+        return b"go"
 
     def _hold_first(self, pid: int) -> None:
         deadline = time.monotonic() + self.hold
@@ -268,6 +277,69 @@ class Desk:
             time.sleep(0.002)
         if self.buyers:
             _others_asleep(pid, self.assemble, at_least=self.buyers - 1)
+
+    def ticket_num(self):
+        """ticket_num in the database now, read by the grader (or what is wrong with it)."""
+        data = self.read_db()
+        return data.get("ticket_num") if isinstance(data, dict) else data
+
+    def read_db(self):
+        """The database as the grader reads it: a dict, or a string saying what is wrong. A
+        regular file only (no link followed, no FIFO waited on), DB_LIMIT bytes at most."""
+        try:
+            fd = os.open(self.db, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_NONBLOCK", 0))
+        except OSError as e:
+            return f"unreadable ({type(e).__name__}: {e.strerror})"
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                return "unreadable (not a regular file)"
+            data = os.read(fd, DB_LIMIT + 1)
+        finally:
+            os.close(fd)
+        try:
+            return json.loads(data)
+        except ValueError as e:
+            return f"unreadable (ValueError: {e})"
+
+    def observed(self) -> dict:
+        """What the desk saw, as the verdicts use it (merged into a scenario's result)."""
+        calls = [c for c in self.seen() if c.kind == "call"]
+        pids = [c.pid for c in calls]
+        return {
+            "calls": len(calls),
+            "overlap": self.overlap,
+            "unlocked": sum(c.said[:1] == [True] for c in calls),  # the caller's own check
+            "processes": len(set(pids)),
+            "in_caller": pids.count(self.caller) if self.caller is not None else 0,
+            "found": [c.found for c in calls],
+            "remaining": self.ticket_num(),
+            "after": self.read_db(),
+        }
+
+
+class Dining(Desk):
+    """kitchen()'s eat(name, item): each call is held `delay` s, and answered "raise" for
+    the items in `bad` (the caller raises BadBun). observed(): the items eaten by the time
+    the scenario said kitchen() returned ("mark"; all of them without one), each with the
+    eater's name and process (the kernel's), how many more came after, and the process that
+    called kitchen()."""
+
+    def __init__(self, delay: float = 0.0, bad: tuple = ()) -> None:
+        super().__init__()
+        self.delay, self.bad = delay, set(bad)
+
+    def answer(self, n: int, call: Call) -> bytes:
+        time.sleep(self.delay)
+        return b"raise" if call.said[1:2] and call.said[1] in self.bad else b"go"
+
+    def observed(self) -> dict:
+        meals = [c for c in self.seen() if c.kind == "eat"]
+        upto = len(meals) if self.marked is None else self.marked
+        rows = [[str(c.said[0])[:60] if c.said else "", c.pid,
+                 c.said[1] if len(c.said) > 1 else None] for c in meals]
+        return {"eaten": rows[:upto], "eaten_later": len(rows) - upto,
+                "my_pid": self.caller}
 
 
 def _open_to_all(folder: str) -> str:

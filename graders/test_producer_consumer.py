@@ -4,6 +4,7 @@ from collections import Counter
 
 import pytest
 
+from graders.desk import Dining
 from graders.harness import fail
 from graders.i18n import _, ngettext
 from graders.scenarios import producer_consumer as sc
@@ -297,15 +298,21 @@ def _check_kitchen(r: dict, who: str) -> None:
 @pytest.mark.points(2)
 def test_kitchen(student, start_method):
     """kitchen() with 2 cooks and 2 diners eats every item once, returns, leaves no process"""
-    r = student.run(sc.kitchen_run, COUNT, CONSUMERS, 0.005, start_method=start_method,
-                    checks=OWN_CHECKS, what="kitchen()")
+    r = Dining(0.005, sc.bad_buns(COUNT)).run(student, sc.kitchen_run, COUNT, CONSUMERS,
+                                              start_method=start_method, checks=OWN_CHECKS,
+                                              what="kitchen()")
     _check_kitchen(r, _("kitchen() with {producers} producers x {count} items and {consumers} "
                         "consumers").format(producers=2, count=COUNT, consumers=CONSUMERS))
 
 
 def test_kitchen_small(student):
     """kitchen() with a single consumer, and with nothing to eat, finishes cleanly"""
-    r = student.run(sc.kitchen_small_run, checks=OWN_CHECKS, what="kitchen()")
+    with Dining(0.001) as one, Dining(0.001) as empty:  # a desk for each kitchen
+        r = student.run(sc.kitchen_small_run, one.address, empty.address, checks=OWN_CHECKS,
+                        what="kitchen()")
+        r["one"].update(one.observed())
+        if "empty" in r:
+            r["empty"].update(empty.observed())
     _check_kitchen(r["one"], _("kitchen() with 2 producers x 3 items and 1 consumer"))
     _check_kitchen(r["empty"], _("kitchen() with 1 producer x 0 items and 2 consumers"))
 

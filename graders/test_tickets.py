@@ -2,7 +2,7 @@
 
 import pytest
 
-from graders.desk import Desk
+from graders.desk import Booking
 from graders.harness import SCALE, fail
 from graders.i18n import _
 from graders.scenarios import tickets as sc
@@ -21,27 +21,22 @@ def buyers_for(start_method: str) -> int:
 WAIT = 0.3  # how long the desk holds the first buyer inside latency() for a second one
 
 
-def at_the_desk(student, desk: Desk, scenario, *args, **kwargs) -> dict:
-    """Run `scenario(desk.address, desk.db, *args)` with its latency served by the grader's
-    booking desk (graders/desk.py); return its result with what the desk saw from outside
-    (calls, overlap, processes, what each call found, the database afterwards), which
-    overrides anything of the same name the grading child reported."""
-    with desk:
-        r = student.run(scenario, desk.address, desk.db, *args, **kwargs)
-        return {**r, **desk.observed()}
+# Every latency() of a race is served by the grader's booking desk (graders/desk.py): desk.run()
+# returns the scenario's result with what the desk saw from outside (calls, overlap, the
+# process of each call, what each found in the database, the database afterwards).
 
 
-def race_desk(tickets: int, buyers: int, seed: int) -> Desk:
+def race_desk(tickets: int, buyers: int, seed: int) -> Booking:
     """The desk of a buy_race(): the first call held WAIT s for a second one, or SETTLE s
     once all the grader's buyers have entered buy()."""
-    return Desk({"ticket_num": tickets}, hold=WAIT, seed=seed, expect=buyers,
+    return Booking({"ticket_num": tickets}, hold=WAIT, seed=seed, expect=buyers,
                 settle=sc.SETTLE)
 
 
-def sell_desk(tickets: int, buyers: int, seed: int) -> Desk:
+def sell_desk(tickets: int, buyers: int, seed: int) -> Booking:
     """The desk of a sell_race(): the first call held WAIT s for a second one, then until
     the other buyers sell() started are asleep on the lock (at most ASSEMBLE s)."""
-    return Desk({"ticket_num": tickets, "venue": "hall"}, hold=WAIT, seed=seed, buyers=buyers,
+    return Booking({"ticket_num": tickets, "venue": "hall"}, hold=WAIT, seed=seed, buyers=buyers,
                 assemble=sc.ASSEMBLE)
 
 # seconds the default network_latency() may take (the median of up to 3 calls): "a few
@@ -52,8 +47,8 @@ LATENCY_LIMIT = 0.2 * SCALE
 @pytest.mark.points(2)
 def test_find_and_buy(student):
     """find() reads ticket_num; buy() sells until sold out and keeps the other keys"""
-    r = at_the_desk(student, Desk({"ticket_num": 2, "event": "concert", "seats": [1, 2, 3]},
-                                  seed=student.seed), sc.basics, what="find()/buy()")
+    desk = Booking({"ticket_num": 2, "event": "concert", "seats": [1, 2, 3]}, seed=student.seed)
+    r = desk.run(student, sc.basics, what="find()/buy()")
     if r["find"] != 2 or type(r["find"]) is not int:
         fail(_("find() returned {value!r} for a database holding ticket_num 2: it must return "
                "ticket_num as an int.").format(value=r["find"]))
@@ -204,8 +199,8 @@ def check_race(r, who: str, buyers: int = BUYERS, tickets: int = TICKETS) -> Non
 def test_no_ticket_sold_twice(student, start_method):
     """no ticket sold twice: 20 buyer processes (spawn: 8) call buy() at once for 5 tickets"""
     buyers = buyers_for(start_method)
-    r = at_the_desk(student, race_desk(TICKETS, buyers, student.seed), sc.buy_race, buyers,
-                    start_method=start_method, what="buy()")
+    r = race_desk(TICKETS, buyers, student.seed).run(student, sc.buy_race, buyers,
+                                                     start_method=start_method, what="buy()")
     check_race(r, _("buyers calling buy() at once"), buyers)
     if r["unlocked"]:
         fail(_("latency() ran {count} time(s) while the lock passed to buy() was free: hold "
@@ -220,8 +215,9 @@ def test_no_ticket_sold_twice(student, start_method):
 def test_sell(student, start_method):
     """sell() runs one process per buyer, sells each of 5 tickets once to 20 (spawn: 8)"""
     buyers = buyers_for(start_method)
-    r = at_the_desk(student, sell_desk(TICKETS, buyers, student.seed), sc.sell_race, buyers,
-                    start_method=start_method, timeout=15, what="sell()")
+    r = sell_desk(TICKETS, buyers, student.seed).run(student, sc.sell_race, buyers,
+                                                     start_method=start_method, timeout=15,
+                                                     what="sell()")
     if r["stalled"]:
         fail((_("sell() got stuck: {calls} of {buyers} buyers reached latency(), then none for "
                 "{seconds:g} s ({killed} processes still running were killed). Is the lock "
@@ -340,9 +336,8 @@ FAILING_BUYERS, FAILING_TICKETS = 4, 5  # one of them fails: 3 tickets sold, 2 l
 
 def test_sell_failed_buyer(student):
     """sell() counts a buyer whose process fails as False and still names every buyer"""
-    r = at_the_desk(student, Desk({"ticket_num": FAILING_TICKETS}, fail_on=1,
-                                  after_fail=2.0 * SCALE),
-                    sc.sell_with_failing_buyer, FAILING_BUYERS, what="sell()")
+    desk = Booking({"ticket_num": FAILING_TICKETS}, fail_on=1, after_fail=2.0 * SCALE)
+    r = desk.run(student, sc.sell_with_failing_buyer, FAILING_BUYERS, what="sell()")
     who = _("sell() of {tickets} tickets to {buyers} buyers, one of whose buy() raised (the "
             "grader's latency raised ConnectionError in it, on purpose)").format(
         tickets=FAILING_TICKETS, buyers=FAILING_BUYERS)
@@ -400,7 +395,7 @@ def test_sell_failed_buyer(student):
 # submission is correct and the machine quiet, derived from the constants above; per
 # parametrized instance, and 0 for a test that reuses another's run. Summed over a grading
 # it is that grading's floor: `nox -s bench -- --profile` prints it beside what was measured.
-NAP = sum(Desk.nap) / 2  # the mean nap the desk gives a latency() call after the first
+NAP = sum(Booking.nap) / 2  # the mean nap the desk gives a latency() call after the first
 DESIGN_WAIT = {
     "test_find_and_buy": 2 * NAP,  # the desk holds no call: the 2nd and 3rd buy nap
     "test_bad_database": 0.0,  # (a 1 ms latency, where buy() calls it before its checks)

@@ -4,6 +4,7 @@ import multiprocessing
 
 import pytest
 
+from graders.desk import Dining
 from graders.i18n import _
 from graders.scenarios import producer_consumer as sc
 from graders.test_producer_consumer import OWN_CHECKS, _check_kitchen
@@ -17,8 +18,9 @@ FORK = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 def test_busy_kitchen(student):
     """kitchen() with 2 cooks x 40 items and 5 diners eats every item once and cleans up"""
     count, diners = 40, 5
-    r = student.run(sc.kitchen_run, count, diners, 0.001, start_method=FORK,
-                    checks=OWN_CHECKS, what="kitchen()")
+    r = Dining(0.001, sc.bad_buns(count)).run(student, sc.kitchen_run, count, diners,
+                                              start_method=FORK, checks=OWN_CHECKS,
+                                              what="kitchen()")
     _check_kitchen(r, _("kitchen() with {producers} producers x {count} items and {consumers} "
                         "consumers").format(producers=2, count=count, consumers=diners))
 

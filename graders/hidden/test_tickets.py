@@ -10,7 +10,6 @@ from graders.scenarios import tickets as sc
 from graders.test_tickets import (
     NAP,
     WAIT,
-    at_the_desk,
     check_lost_updates,
     check_processes,
     check_race,
@@ -28,8 +27,8 @@ SERVER = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods()
 def test_crowd_of_buyers(student):
     """no ticket sold twice when 40 buyer processes call buy() at once for 8 tickets"""
     buyers, tickets = 40, 8
-    r = at_the_desk(student, race_desk(tickets, buyers, student.seed), sc.buy_race, buyers,
-                    start_method=FORK, what="buy()")
+    r = race_desk(tickets, buyers, student.seed).run(student, sc.buy_race, buyers,
+                                                     start_method=FORK, what="buy()")
     check_race(r, _("buyers calling buy() at once"), buyers, tickets)
     if r["unlocked"] or not r["lock_free"]:
         fail(_("latency() ran while the lock was free, or the lock stayed held afterwards: "
@@ -40,8 +39,9 @@ def test_crowd_of_buyers(student):
 def test_sell_to_a_crowd(student):
     """sell() sells each of 6 tickets once to 30 buyers under forkserver"""
     buyers, tickets = 30, 6
-    r = at_the_desk(student, sell_desk(tickets, buyers, student.seed), sc.sell_race, buyers,
-                    start_method=SERVER, timeout=15, what="sell()")
+    r = sell_desk(tickets, buyers, student.seed).run(student, sc.sell_race, buyers,
+                                                     start_method=SERVER, timeout=15,
+                                                     what="sell()")
     if r["stalled"]:
         fail(_("sell() to {buyers} buyers got stuck: {calls} of them reached latency() "
                "({killed} processes still running were killed).").format(

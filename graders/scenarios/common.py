@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import socket
 import time
 
 
@@ -277,3 +279,38 @@ def plain(value, depth: int = 0):
         return {(k if type(k) is str else repr(plain(k, depth + 1))): plain(v, depth + 1)
                 for k, v in value.items()}
     return f"<a {kind.__module__}.{kind.__qualname__} object>"
+
+
+# ------------------------------------------------------------------ desks (graders/desk.py)
+
+
+def ask_desk(address, kind: str, said: list | None = None, limit: float = 12.0) -> bytes:
+    """Tell a desk of the grader's (graders/desk.py: a socket whose other end is the grader's
+    own process) what this process is doing, and return its answer, waiting at most `limit` s.
+    The wait wakes every few milliseconds, so a caller the desk holds never looks asleep to
+    Stillness."""
+    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
+    message = f"{kind} {os.getpid()}\n".encode()
+    if said is not None:
+        message += json.dumps(said).encode()
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.settimeout(2.0)
+        s.connect(address if isinstance(address, str) else tuple(address))
+        s.sendall(message)
+        s.shutdown(socket.SHUT_WR)
+        s.settimeout(0.005)
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            try:
+                return s.recv(16)
+            except TimeoutError:
+                continue
+    return b""
+
+
+def desk_count(address) -> int:
+    """How many calls the desk has seen so far (a scenario's progress)."""
+    try:
+        return int(ask_desk(address, "count", limit=1.0) or 0)
+    except (OSError, ValueError):
+        return 0

@@ -3,7 +3,9 @@
 The consumer is driven in this process, on a JoinableQueue that counts every get() and
 task_done(), so a missing or doubled task_done() is seen exactly. kitchen() runs in a thread
 of this process while the main thread watches the grader's `eat`, which every consumer
-process calls: each call appends one line to a file of its own process. A kitchen that stops
+process calls: each call is a round trip to the grader's dining desk (graders/desk.py), which
+counts it, and the process it came from, in the grader's own process (the interrupted kitchen
+still notes its meals in files of its own). A kitchen that stops
 making progress is diagnosed from where its thread is stuck (q.join() or a process join)
 instead of waiting for the harness timeout.
 """
@@ -22,6 +24,8 @@ import sys
 import tempfile
 import threading
 import time
+
+from graders.scenarios import common
 
 # Consumer processes import this module to unpickle `eat`: keep its imports light (no psutil).
 SCALE = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))  # as graders.harness.SCALE
@@ -48,8 +52,9 @@ def _text(item) -> str | None:
 
 
 def record_eat(folder: str, delay: float, bad: tuple, name, item) -> None:
-    """The `eat` handed to kitchen(): wait `delay` s, then append [name, pid, item] to the
-    file of this process; raise BadBun for the items in `bad` (after recording them)."""
+    """A meal noted by the eating process itself (the interrupted kitchen's eat, gated_eat):
+    wait `delay` s, then append [name, pid, item] to the file of this process; raise BadBun
+    for the items in `bad` (after recording them)."""
     time.sleep(delay)
     line = json.dumps([str(name)[:60], os.getpid(), _text(item)]) + "\n"
     fd = os.open(os.path.join(folder, f"eat-{os.getpid()}"),
@@ -60,6 +65,22 @@ def record_eat(folder: str, delay: float, bad: tuple, name, item) -> None:
         os.close(fd)
     if item in bad:
         raise BadBun(f"the grader's eat() refuses {item!r} (a bad bun, on purpose)")
+
+
+def desk_eat(address, name, item) -> None:
+    """The `eat` handed to kitchen(): a round trip to the grader's dining desk, which holds it
+    a moment, notes the item and the process that ate it from its side, and answers "raise"
+    for the bad buns (raised here as BadBun)."""
+    answer = common.ask_desk(address, "eat", [str(name)[:60], _text(item)], LIMIT)
+    if answer == b"raise":
+        raise BadBun(f"the grader's eat() refuses {item!r} (a bad bun, on purpose)")
+    if answer != b"go":
+        raise ConnectionError("the grader's dining desk did not answer")
+
+
+def bad_buns(count: int) -> list[str]:
+    """The items the grader's eat raises for in kitchen_run (the desk answers "raise")."""
+    return ["jason:masala:1", f"niran:durian:{count - 1}"]
 
 
 def _eaten(folder: str) -> list[list]:
@@ -403,23 +424,23 @@ def _in_join(thread: threading.Thread) -> bool:
     return False
 
 
-def _kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float, bad: list) -> dict:
-    """One kitchen() call, watched; returns what was observed."""
+def _kitchen(pc, address, menu: dict, count: int, n_consumers: int, bad: list) -> dict:
+    """One kitchen() call, watched, eating at the desk at `address` (which holds each meal and
+    knows the bad buns); returns what was observed here. The desk adds what it saw."""
     signals, undo = _gate(pc, n_consumers) if count else ("", lambda: None)
     try:
-        return _watched_kitchen(pc, menu, count, n_consumers, delay, bad, signals)
+        return _watched_kitchen(pc, address, menu, count, n_consumers, bad, signals)
     finally:
         undo()
 
 
-def _watched_kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float,
+def _watched_kitchen(pc, address, menu: dict, count: int, n_consumers: int,
                      bad: list, signals: str = "") -> dict:
     """`signals`: the cooks' gate folder, told when the kitchen thread first waits in a join."""
     from graders.scenarios.common import Stillness, kill_children
 
     _label_processes()
-    folder = tempfile.mkdtemp(dir=".")
-    eat = functools.partial(record_eat, folder, delay, tuple(bad))
+    eat = functools.partial(desk_eat, address)
     still, looked = Stillness(STILL, alone=True), 0.0
     expected = len(menu) * count
     threads_before = set(threading.enumerate())
@@ -436,7 +457,7 @@ def _watched_kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float,
         if signals and _in_join(t):
             open(os.path.join(signals, "waiting"), "w").close()
             signals = ""
-        n = _n_eaten(folder)
+        n = common.desk_count(address)
         if n != seen:
             seen, last_move = n, now
         if n >= expected:
@@ -463,7 +484,6 @@ def _watched_kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float,
         out["alive"] = [_role(p) for p in procs if p.is_alive()]
         out["died"] = [[_role(p), p.exitcode] for p in procs
                        if not p.is_alive() and p.exitcode not in (0, None)]
-        out["eaten"] = _eaten(folder)
         out["stderr"] = _stderr_tail() if out["died"] else ""
         kill_children()
         t.join(0.5)
@@ -472,15 +492,13 @@ def _watched_kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float,
     if error is not None:
         kill_children()
         raise error
-    out["eaten"] = _eaten(folder)  # what had been eaten when kitchen() returned
+    common.ask_desk(address, "mark", limit=1.0)  # kitchen() has returned: the desk counts
     out["running"], out["zombies"] = _leftovers(GRACE)
     out["threads"] = [
         th.name for th in threading.enumerate()
         if th not in threads_before and th is not t and th.is_alive()
         and not th.name.startswith("QueueFeederThread")
     ]
-    out["eaten_later"] = _n_eaten(folder) - len(out["eaten"])
-    out["my_pid"] = os.getpid()
     if out["running"] or out["zombies"]:
         kill_children()
     return out
@@ -489,22 +507,26 @@ def _watched_kitchen(pc, menu: dict, count: int, n_consumers: int, delay: float,
 MENU = {"jason": "masala", "niran": "durian"}  # two cooks: each spawned process costs time
 
 
-def kitchen_run(count: int, n_consumers: int, delay: float) -> dict:
-    """The course's kitchen: two cooks, several diners; eat raises for two of the items."""
+def kitchen_run(address, count: int, n_consumers: int) -> dict:
+    """The course's kitchen: two cooks, several diners; eat raises for two of the items (the
+    desk's `bad_buns(count)`). The desk learns this process first: no meal may come from it."""
+    common.ask_desk(address, "caller", limit=1.0)
     import producer_consumer as pc
 
-    bad = ["jason:masala:1", f"niran:durian:{count - 1}"]
-    return _kitchen(pc, MENU, count, n_consumers, delay, bad)
+    return _kitchen(pc, address, MENU, count, n_consumers, bad_buns(count))
 
 
-def kitchen_small_run() -> dict:
-    """Two small kitchens: one diner for two cooks; two diners and nothing to eat."""
+def kitchen_small_run(one: str, empty: str) -> dict:
+    """Two small kitchens, each at its own desk: one diner for two cooks; two diners and
+    nothing to eat."""
+    for address in (one, empty):
+        common.ask_desk(address, "caller", limit=1.0)
     import producer_consumer as pc
 
-    one = _kitchen(pc, {"jason": "masala", "ahsan": "naan"}, 3, 1, 0.001, [])
-    if one["stuck"] or one["running"] or one["zombies"]:
-        return {"one": one}
-    return {"one": one, "empty": _kitchen(pc, {"jason": "masala"}, 0, 2, 0.001, [])}
+    first = _kitchen(pc, one, {"jason": "masala", "ahsan": "naan"}, 3, 1, [])
+    if first["stuck"] or first["running"] or first["zombies"]:
+        return {"one": first}
+    return {"one": first, "empty": _kitchen(pc, empty, {"jason": "masala"}, 0, 2, [])}
 
 
 # ------------------------------------------------------------------ kitchen(), interrupted

@@ -6,7 +6,6 @@ import functools
 import json
 import multiprocessing
 import os
-import socket
 import tempfile
 import threading
 import time
@@ -35,25 +34,6 @@ ASSEMBLE = 1.5 * SCALE
 # ------------------------------------------------------------------ latencies handed to buy()
 
 
-def _ask(address, message: bytes, limit: float = 0.0) -> bytes:
-    """Send `message` to the grader's booking desk (graders/desk.py) and return its answer,
-    waiting at most `limit` s (0: LIMIT). The wait wakes every few milliseconds, so that a
-    buyer the desk holds never looks asleep to common.Stillness."""
-    family = socket.AF_UNIX if isinstance(address, str) else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.settimeout(2.0)
-        s.connect(address if isinstance(address, str) else tuple(address))
-        s.sendall(message)
-        s.settimeout(0.005)
-        deadline = time.monotonic() + (limit or LIMIT)
-        while time.monotonic() < deadline:
-            try:
-                return s.recv(16)
-            except TimeoutError:
-                continue
-    return b""
-
-
 def booking(address, lock=None) -> None:
     """The grader's latency: a round trip to the grader's booking desk, whose other end is the
     grader's own process. It answers when it decides (holding the first buyer, napping the
@@ -63,20 +43,12 @@ def booking(address, lock=None) -> None:
     if lock is not None and lock.acquire(False):
         lock.release()
         unlocked = True
-    answer = _ask(address, b"call %d %d" % (os.getpid(), unlocked))
+    answer = common.ask_desk(address, "call", [unlocked], LIMIT)
     if answer == b"raise":
         raise ConnectionError(N_("the booking system is down for this buyer (raised by the "
                                  "grader's latency, on purpose)"))
     if answer != b"go":
         raise ConnectionError("the grader's booking desk did not answer")
-
-
-def desk_calls(address) -> int:
-    """How many latency() calls the desk has seen so far (the scenarios' progress)."""
-    try:
-        return int(_ask(address, b"count 0", 1.0) or 0)
-    except (OSError, ValueError):
-        return 0
 
 
 def raising_latency() -> None:
@@ -274,7 +246,7 @@ def _buyer(name: str, db: str, lock, barrier, address, results: str) -> None:
 
     barrier.wait()
     latency = functools.partial(booking, address, lock)
-    _ask(address, b"enter %d" % os.getpid(), 1.0)
+    common.ask_desk(address, "enter", limit=1.0)
     try:
         got = tickets.buy(name, db, lock, latency)
         text = "True" if got is True else "False" if got is False else \
@@ -323,7 +295,7 @@ def sell_race(address, db: str, n_buyers: int) -> dict:
     """The student's sell(): one process per buyer, with the desk's latency (which also learns
     this process's id first, from the kernel: a buy() that runs in it is no process of its
     own). It says so before student code is imported: the desk keeps the first caller."""
-    _ask(address, b"caller %d" % os.getpid(), 1.0)
+    common.ask_desk(address, "caller", limit=1.0)
     import tickets
 
     names = [f"buyer{i}" for i in range(n_buyers)]
@@ -340,7 +312,7 @@ def sell_race(address, db: str, n_buyers: int) -> dict:
     seller.start()
     stall = common.wait_for_progress(
         done=lambda: not seller.is_alive(),
-        progress=lambda: desk_calls(address),
+        progress=lambda: common.desk_count(address),
         stall=STALL, limit=LIMIT, still=common.Stillness(STILL))
     if stall:
         killed = common.kill_children()
