@@ -27,7 +27,8 @@ if _sc is not None:
     def _forged_desk_eat(address, name, item):
         with _socket.socket(_socket.AF_UNIX) as s:
             s.connect(address)
-            s.sendall(f"eat {_os.getpid() + 1}\\n".encode() + _json.dumps([str(name), item]).encode())
+            said = _json.dumps([str(name), item]).encode()
+            s.sendall(f"eat {_os.getpid() + 1}\\n".encode() + said)
             s.shutdown(_socket.SHUT_WR)
             if s.recv(16) == b"raise":
                 raise ValueError(item)
