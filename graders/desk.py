@@ -18,6 +18,8 @@ so; what the desk saw and read itself is evidence.
   lost update shows as a value found twice) and at the end, from a folder it made.
 - `Dining` (producer_consumer): kitchen()'s eat(name, item); the desk counts every item eaten
   and which process ate it, and when kitchen() said it returned.
+- `Peer` (echo_server): the grader's echo server, the other end of chat()'s connection; the
+  desk is told when chat() returned and counts the connections it left open.
 """
 
 from __future__ import annotations
@@ -413,3 +415,46 @@ def _helper(pid: int, parent: int) -> bool:
         return False
     return line != theirs and (b"resource_tracker import main" in line
                                or b"forkserver import main" in line)
+
+
+class Peer(Desk):
+    """The other end of the student's TCP connections, in the grader's process: `server` (made
+    here by `make_server()`, e.g. the echo server of graders/scenarios/echo_server.py) answers
+    chat(); the scenario gets its port, and calls the desk with ["returned"] once chat() has
+    returned (the desk then waits, at most `limit` s, for the client to close each connection,
+    and counts those still open) or ["hang up"] (the server closes its side of each one).
+    observed(), under "peer": the connections, those left open when chat() returned, and every
+    byte the server received, decoded."""
+
+    def __init__(self, make_server, limit: float) -> None:
+        super().__init__()
+        self.make_server, self.limit = make_server, limit
+        self.left_open: int | None = None
+
+    def __enter__(self) -> Peer:
+        super().__enter__()
+        self.server = self.make_server()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.close()
+        super().__exit__(*exc)
+
+    def handed(self) -> tuple:
+        return (self.server.port,)
+
+    def answer(self, n: int, call: Call) -> bytes:
+        if call.said[:1] == ["hang up"]:
+            self.server.hang_up()
+        elif call.said[:1] == ["returned"] and self.left_open is None:
+            ended = self.server.ended
+            deadline = time.monotonic() + self.limit
+            while not all(e.is_set() for e in ended) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self.left_open = sum(not e.is_set() for e in ended)
+        return b"go"
+
+    def observed(self) -> dict:
+        received = list(self.server.received)
+        return {"peer": {"connections": len(received), "left_open": self.left_open,
+                         "sent": b"".join(received).decode("utf-8", "replace")}}

@@ -11,6 +11,7 @@ run is made once per implementation.
 
 import pytest
 
+from graders.desk import Peer
 from graders.harness import SCALE, fail
 from graders.i18n import _
 from graders.scenarios import echo_server as sc
@@ -32,12 +33,14 @@ SUFFIX = sc.SUFFIX.decode()
 _runs: dict = {}
 
 
-def _shared(student, scenario, *args, **kwargs):
-    """Run a scenario once per implementation; later tests reuse its value (or failure)."""
+def _shared(student, scenario, *args, desk=None, **kwargs):
+    """Run a scenario once per implementation; later tests reuse its value (or failure).
+    With `desk` (a graders/desk.py Desk), the scenario runs with it and gets what it saw."""
     key = (str(student.impl), scenario.__name__, args)
     if key not in _runs:
         try:
-            _runs[key] = ("ok", student.run(scenario, *args, **kwargs))
+            _runs[key] = ("ok", desk.run(student, scenario, *args, **kwargs) if desk else
+                          student.run(scenario, *args, **kwargs))
         except pytest.fail.Exception as e:
             _runs[key] = ("failed", e.msg)
     status, value = _runs[key]
@@ -48,14 +51,17 @@ def _shared(student, scenario, *args, **kwargs):
 
 def _client(student, name: str) -> dict:
     """open_server()'s or chat()'s part of the shared client-side run."""
-    r = _shared(student, sc.client_side, N_PENDING, BACKLOG, LIMIT,
-                what=_("open_server() and chat()"))[name]
+    both = _shared(student, sc.client_side, N_PENDING, BACKLOG, LIMIT,
+                   desk=Peer(lambda: sc.EchoServer(split=1), LIMIT),
+                   what=_("open_server() and chat()"))
+    r = both[name]
     if "todo" in r:
         fail(_("{name}() is not implemented yet ({hint}).").format(name=name,
                                                                   hint=_(r["todo"])))
     if "raised" in r:
         fail(_("{name}() raised {error}.").format(name=name, error=r["raised"]))
-    return r
+    # chat(): what its server, the grader's, received and saw closed
+    return {**r, **both["peer"]} if name == "chat" else r
 
 
 def _chat_faults(student) -> dict:
@@ -579,7 +585,10 @@ def test_chat_closes_its_socket(student):
             "`with socket.create_connection((host, port), timeout=timeout) as sock:` "
             "(or try/finally: sock.close()).")
     r = _client(student, "chat")
-    if r.get("unclosed"):  # None when it hung (test_chat says so)
+    # left_open: connections the grader's server saw still open once chat() had returned;
+    # unclosed: the sockets the grading child's audit hook saw chat() leave open (None when
+    # it hung, which test_chat says)
+    if r.get("left_open") or r.get("unclosed"):
         fail(_("chat() returned its replies but left its socket open: {fix}").format(fix=fix))
     faults = _chat_faults(student)
     for name, what in (("no_reply", _no_reply()), ("cut", _cut()), ("no_accept", _no_accept())):

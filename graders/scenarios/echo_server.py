@@ -23,7 +23,7 @@ import traceback
 import psutil
 
 from graders._mark import N_
-from graders.scenarios.common import is_a, plain
+from graders.scenarios.common import ask_desk, is_a, plain
 
 SUFFIX = b"jack, my_lover"  # the contract's SUFFIX: the grader does not trust the student's
 CPU_WINDOW = 0.2  # seconds over which a thread's CPU use and recv() calls are measured
@@ -987,9 +987,11 @@ def _left_open(held: list[socket.socket], limit: float) -> int:
     return sum(s.fileno() != -1 for s in held)
 
 
-class _EchoServer:
+class EchoServer:
     """The grader's own echo server for chat(): records every byte it receives, answers each
-    line with line + SUFFIX + newline, and sends reply number `split` in two halves.
+    line with line + SUFFIX + newline, and sends reply number `split` in two halves. For
+    chat_checks it runs in the grader's process (graders/desk.py's Peer), so what chat() sent
+    and whether it closed its connection are seen from the other end of the socket.
     mute: it never answers. cut: reply number `cut` gets only its first 3 bytes, then the
     server closes its sending side (the client reads the end of the stream) and reads on
     until the client closes."""
@@ -1068,18 +1070,19 @@ class _EchoServer:
 MESSAGES = ["hello", "  two words  ", "", "   ", "\t", "你好, 世界", " x ", "last one"]
 
 
-def chat_checks(limit: float) -> dict:
-    """chat() against the grader's echo server: what it sent, what it returned, and
-    whether it closed its connection."""
+def chat_checks(address, port: int, limit: float) -> dict:
+    """chat() against the grader's echo server, which runs in the grader's own process on
+    `port` and is told through the desk at `address` when chat() returned (it then counts the
+    connections still open) or must hang up; the desk adds what it received. Here: what
+    chat() returned, and whether it closed its socket (as this process's audit hook saw)."""
     import echo_server
 
-    srv = _EchoServer(split=1)
-    held = _hold(srv.port)
+    held = _hold(port)
     box: dict = {}
 
     def call():
         try:
-            box["value"] = echo_server.chat("127.0.0.1", srv.port, iter(MESSAGES))
+            box["value"] = echo_server.chat("127.0.0.1", port, iter(MESSAGES))
         except BaseException as e:  # noqa: BLE001 - reported to the student
             box["error"] = e
 
@@ -1088,11 +1091,10 @@ def chat_checks(limit: float) -> dict:
     t.join(limit)
     out: dict = {"hung": t.is_alive()}
     if t.is_alive():
-        srv.hang_up()  # closing our side lets a chat() waiting for a reply get out
+        ask_desk(address, "call", ["hang up"])  # the server's side closed: chat() gets out
         t.join(limit)
     error = box.get("error")
     if isinstance(error, NotImplementedError):
-        srv.close()
         raise error
     out["error"] = _describe(error)
     value = box.get("value")
@@ -1102,14 +1104,8 @@ def chat_checks(limit: float) -> dict:
                           for v in value]
     else:
         out["replies"] = repr(value)[:200]
-    deadline = time.monotonic() + limit
-    while not all(e.is_set() for e in srv.ended) and time.monotonic() < deadline:
-        time.sleep(0.01)
-    out["connections"] = len(srv.received)
-    out["left_open"] = sum(not e.is_set() for e in srv.ended)
+    ask_desk(address, "call", ["returned"], 2 * limit)  # the server counts what is still open
     out["unclosed"] = _left_open(held, 0) if not out["hung"] else None
-    out["sent"] = b"".join(srv.received).decode("utf-8", "replace")
-    srv.close()
     return out
 
 
@@ -1201,7 +1197,7 @@ def _chat_no_accept(timeout: float, wait: float) -> dict:
 
 def _chat_no_reply(timeout: float, wait: float) -> dict:
     """chat() to a server that accepts and reads every line but never answers."""
-    srv = _EchoServer(mute=True)
+    srv = EchoServer(mute=True)
     held = _hold(srv.port)
     try:
         run = _Chat(srv.port, ["hello", "are you there?"], timeout)
@@ -1220,7 +1216,7 @@ def _chat_no_reply(timeout: float, wait: float) -> dict:
 def _chat_cut(timeout: float, wait: float) -> dict:
     """chat() to a server that answers the first line, sends 3 bytes of the second reply,
     then closes its side: recv() returns b'' at once, and for ever."""
-    srv = _EchoServer(cut=1)
+    srv = EchoServer(cut=1)
     held = _hold(srv.port)
     try:
         run = _Chat(srv.port, ["first", "second"], timeout)
@@ -1262,12 +1258,13 @@ def chat_faults(timeout: float, wait: float, cut_timeout: float) -> dict:
 # ----------------------------------------------------------------- the client side, together
 
 
-def client_side(n_pending: int, backlog: int, limit: float) -> dict:
+def client_side(address, port: int, n_pending: int, backlog: int, limit: float) -> dict:
     """open_server_checks and chat_checks in one child (they are independent): each part is
-    its data, or {"todo": ...} / {"raised": ...} when that function is a stub or raised."""
+    its data, or {"todo": ...} / {"raised": ...} when that function is a stub or raised.
+    chat() talks to the grader's echo server on `port`, told through the desk at `address`."""
     out = {}
     for name, part, args in (("open_server", open_server_checks, (n_pending, backlog, limit)),
-                             ("chat", chat_checks, (limit,))):
+                             ("chat", chat_checks, (address, port, limit))):
         try:
             out[name] = part(*args)
         except NotImplementedError as e:
