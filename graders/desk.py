@@ -20,6 +20,8 @@ so; what the desk saw and read itself is evidence.
   and which process ate it, and when kitchen() said it returned.
 - `Peer` (echo_server): the grader's echo server, the other end of chat()'s connection; the
   desk is told when chat() returned and counts the connections it left open.
+- `Crowd` (echo_server): the grader's clients of serve(), in the grader's process; what each
+  sent and got back is theirs.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ class Desk:
         self.overlap = False  # a call came in while another was being answered
         self.entered = 0  # "enter" notes of the grader's own processes
         self.caller: int | None = None  # the scenario's process, as the kernel says
-        self.marked: int | None = None  # how many calls there were at the scenario's "mark"
+        # the scenario's marks: name -> how many calls there were then ("returned": the code
+        # under test returned; "joining": kitchen() waits in q.join()); timing, testimony
+        self.marks: dict[str, int] = {}
 
     def __enter__(self):
         where = _open_to_all(tempfile.gettempdir())
@@ -183,8 +187,9 @@ class Desk:
                     self.entered += 1
                 elif kind == "caller" and self.caller is None:
                     self.caller = self._peer(conn, said_pid)
-                elif kind == "mark" and self.marked is None:
-                    self.marked = len(self.calls)
+                elif kind == "mark":
+                    name = str(said[0]) if isinstance(said, list) and said else "returned"
+                    self.marks.setdefault(name[:40], len(self.calls))
             if kind in ("count", "enter", "caller", "mark"):
                 _send(conn, reply or b"ok")
             elif kind in ("call", "eat") and isinstance(said, list):
@@ -322,22 +327,31 @@ class Booking(Desk):
 
 class Dining(Desk):
     """kitchen()'s eat(name, item): each call is held `delay` s, and answered "raise" for
-    the items in `bad` (the caller raises BadBun). observed(): the items eaten by the time
-    the scenario said kitchen() returned ("mark"; all of them without one), each with the
-    eater's name and process (the kernel's), how many more came after, and the process that
-    called kitchen()."""
+    the items in `bad` (the caller raises BadBun). The item `hold` is held until the scenario
+    marks "joining" (kitchen() waits in q.join()), at most `hold_max` s: a kitchen that stops
+    its consumers without q.join() has then always left it uneaten, however fast the others
+    were eaten. observed(): the items eaten by the time the scenario marked "returned" (all of
+    them without that mark), each with the eater's name and process (the kernel's), how many
+    more came after, and the process that called kitchen()."""
 
-    def __init__(self, delay: float = 0.0, bad: tuple = ()) -> None:
+    def __init__(self, delay: float = 0.0, bad: tuple = (), hold: str | None = None,
+                 hold_max: float = 1.0) -> None:
         super().__init__()
-        self.delay, self.bad = delay, set(bad)
+        self.delay, self.bad, self.hold, self.hold_max = delay, set(bad), hold, hold_max
 
     def answer(self, n: int, call: Call) -> bytes:
+        item = call.said[1] if len(call.said) > 1 else None
+        if self.hold is not None and item == self.hold:
+            deadline = time.monotonic() + self.hold_max
+            while "joining" not in self.marks and time.monotonic() < deadline:
+                if self._stop.wait(0.002):
+                    break
         time.sleep(self.delay)
-        return b"raise" if call.said[1:2] and call.said[1] in self.bad else b"go"
+        return b"raise" if item in self.bad else b"go"
 
     def observed(self) -> dict:
         meals = [c for c in self.seen() if c.kind == "eat"]
-        upto = len(meals) if self.marked is None else self.marked
+        upto = min(len(meals), self.marks.get("returned", len(meals)))
         rows = [[str(c.said[0])[:60] if c.said else "", c.pid,
                  c.said[1] if len(c.said) > 1 else None] for c in meals]
         return {"eaten": rows[:upto], "eaten_later": len(rows) - upto,
@@ -458,3 +472,43 @@ class Peer(Desk):
         received = list(self.server.received)
         return {"peer": {"connections": len(received), "left_open": self.left_open,
                          "sent": b"".join(received).decode("utf-8", "replace")}}
+
+
+class Crowd(Desk):
+    """Clients in the grader's process for a server that runs in the grading child: the
+    scenario calls the desk with ["exchange", port, spinning] once its server listens, and the
+    desk runs `exchange(port, spinning)` (which returns what its clients saw, and their
+    sockets, kept open) before it answers; ["leave"] closes those sockets. observed(): what
+    the clients saw, at the top of the scenario's result."""
+
+    def __init__(self, exchange) -> None:
+        super().__init__()
+        self.exchange = exchange
+        self.saw: dict = {}
+        self.socks: list = []
+
+    def __exit__(self, *exc) -> None:
+        self._leave()
+        super().__exit__(*exc)
+
+    def _leave(self) -> None:
+        for sock in self.socks:
+            try:
+                sock.close()
+            except OSError:
+                pass
+
+    def answer(self, n: int, call: Call) -> bytes:
+        what = call.said[:1]
+        if what == ["exchange"] and not self.saw and len(call.said) == 3:
+            try:
+                port, spinning = int(call.said[1]), bool(call.said[2])
+            except (TypeError, ValueError):
+                return b"go"
+            self.saw, self.socks = self.exchange(port, spinning)
+        elif what == ["leave"]:
+            self._leave()
+        return b"go"
+
+    def observed(self) -> dict:
+        return dict(self.saw)

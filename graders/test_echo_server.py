@@ -2,16 +2,18 @@
 
 Four grading children do all the work: talk() on five connections at once (whole, split
 and batched lines; a silent client; a reset; a 1 MB line; a 40,000-byte reply that one
-send() cannot write whole); serve() (stop timing; 50 clients x 20 lines while a silent
-client holds a connection; handler threads ending); open_server() and chat() against the
-grader's own echo server; chat() against servers that never accept and never answer (both at
-once), then one that closes in the middle of a reply. Several tests read the same run, so each
-run is made once per implementation.
+send() cannot write whole); serve() (stop timing; 50 clients x 20 lines, in the grader's
+own process, while a silent client holds a connection; handler threads ending); open_server()
+and chat() against the grader's own echo server, in the grader's process; chat() against
+servers that never accept and never answer (both at once), then one that closes in the middle
+of a reply. Several tests read the same run, so each run is made once per implementation.
 """
+
+import functools
 
 import pytest
 
-from graders.desk import Peer
+from graders.desk import Crowd, Peer
 from graders.harness import SCALE, fail
 from graders.i18n import _
 from graders.scenarios import echo_server as sc
@@ -73,8 +75,15 @@ def _talk(student) -> dict:
     return _shared(student, sc.talk_cases, LIMIT, checks={"threads": False}, what="talk()")
 
 
+def crowd(clients: int, lines: int, seed: int, limit: float = LIMIT) -> Crowd:
+    """The desk whose clients, in the grader's process, exchange lines with serve(): each
+    look at them and the stall allowed, `limit` s."""
+    return Crowd(functools.partial(sc.crowd_exchange, n_clients=clients, n_lines=lines,
+                                   seed=seed, stall=limit, limit=limit))
+
+
 def _serve(student) -> dict:
-    return _shared(student, sc.serve_checks, CLIENTS, LINES, 12345, LIMIT, LIMIT,
+    return _shared(student, sc.serve_checks, LIMIT, desk=crowd(CLIENTS, LINES, 12345),
                    checks={"threads": False}, what="serve()")
 
 

@@ -298,16 +298,16 @@ def _check_kitchen(r: dict, who: str) -> None:
 @pytest.mark.points(2)
 def test_kitchen(student, start_method):
     """kitchen() with 2 cooks and 2 diners eats every item once, returns, leaves no process"""
-    r = Dining(0.005, sc.bad_buns(COUNT)).run(student, sc.kitchen_run, COUNT, CONSUMERS,
-                                              start_method=start_method, checks=OWN_CHECKS,
-                                              what="kitchen()")
+    r = Dining(0.005, sc.bad_buns(COUNT), sc.held_bun(COUNT)).run(
+        student, sc.kitchen_run, COUNT, CONSUMERS, start_method=start_method, checks=OWN_CHECKS,
+        what="kitchen()")
     _check_kitchen(r, _("kitchen() with {producers} producers x {count} items and {consumers} "
                         "consumers").format(producers=2, count=COUNT, consumers=CONSUMERS))
 
 
 def test_kitchen_small(student):
     """kitchen() with a single consumer, and with nothing to eat, finishes cleanly"""
-    with Dining(0.001) as one, Dining(0.001) as empty:  # a desk for each kitchen
+    with Dining(0.001, hold=sc.held_bun(3)) as one, Dining(0.001) as empty:  # one each
         r = student.run(sc.kitchen_small_run, one.address, empty.address, checks=OWN_CHECKS,
                         what="kitchen()")
         r["one"].update(one.observed())

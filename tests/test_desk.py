@@ -129,3 +129,19 @@ def test_the_dining_desk_counts_meals_and_their_eaters():
     if sys.platform.startswith("linux"):
         assert {pid for _name, pid, _item in seen["eaten"]} == {p.pid}
         assert seen["my_pid"] == os.getpid()
+
+
+@posix_only
+def test_the_held_bun_waits_for_the_kitchen_to_join_its_queue():
+    with Dining(hold="x", hold_max=5.0) as desk:
+        box = {}
+        t = threading.Thread(target=lambda: box.update(
+            done=sc_pc.desk_eat(desk.address, "diner", "x") or time.monotonic()), daemon=True)
+        t.start()
+        sc_pc.desk_eat(desk.address, "diner", "y")  # any other item is eaten at once
+        time.sleep(0.3)
+        assert t.is_alive(), "the held bun was eaten before kitchen() joined its queue"
+        marked = time.monotonic()
+        common.ask_desk(desk.address, "mark", ["joining"])
+        t.join(5)
+        assert not t.is_alive() and box["done"] >= marked

@@ -5,7 +5,7 @@ import pytest
 from graders.harness import SCALE, fail
 from graders.i18n import _
 from graders.scenarios import echo_server as sc
-from graders.test_echo_server import serve_spins
+from graders.test_echo_server import crowd, serve_spins
 
 pytestmark = pytest.mark.hidden
 
@@ -17,8 +17,8 @@ SUFFIX = sc.SUFFIX.decode()
 @pytest.mark.points(2)
 def test_serve_crowd(student):
     """serve() answers 120 clients at once, each line split at random places, then stops"""
-    r = student.run(sc.serve_checks, CLIENTS, LINES, 4242, LIMIT, LIMIT,
-                    checks={"threads": False}, what="serve()")
+    r = crowd(CLIENTS, LINES, 4242, LIMIT).run(student, sc.serve_checks, LIMIT,
+                                               checks={"threads": False}, what="serve()")
     for stop in (r["stop1"], r["stop2"]):
         if stop["error"]:
             fail(_("serve() raised {error}: it must return normally once stop is set.").format(

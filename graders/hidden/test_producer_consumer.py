@@ -18,9 +18,9 @@ FORK = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
 def test_busy_kitchen(student):
     """kitchen() with 2 cooks x 40 items and 5 diners eats every item once and cleans up"""
     count, diners = 40, 5
-    r = Dining(0.001, sc.bad_buns(count)).run(student, sc.kitchen_run, count, diners,
-                                              start_method=FORK, checks=OWN_CHECKS,
-                                              what="kitchen()")
+    r = Dining(0.001, sc.bad_buns(count), sc.held_bun(count)).run(
+        student, sc.kitchen_run, count, diners, start_method=FORK, checks=OWN_CHECKS,
+        what="kitchen()")
     _check_kitchen(r, _("kitchen() with {producers} producers x {count} items and {consumers} "
                         "consumers").format(producers=2, count=count, consumers=diners))
 

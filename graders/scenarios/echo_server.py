@@ -1,9 +1,10 @@
 """Scenarios for echo_server.py: a threaded TCP echo server and its client (section 12).
 
 Every socket lives on 127.0.0.1. The student's talk() and serve() run in threads of the
-grading child; a thread stuck in student code cannot be killed, so the scenarios give up on
-it after a deadline, report what they saw (did it return? how much CPU did it burn?) and
-leave the harness to kill the child.
+grading child (serve()'s crowd of clients, and the echo server chat() talks to, run in the
+grader's own process: graders/desk.py's Crowd and Peer); a thread stuck in student code
+cannot be killed, so the scenarios give up on it after a deadline, report what they saw (did
+it return? how much CPU did it burn?) and leave the harness to kill the child.
 """
 
 from __future__ import annotations
@@ -785,12 +786,11 @@ def _exchange(clients: list[_Client], stall: float, limit: float) -> None:
     """Drive every client with one selector and ONE shared deadline (no per-client timeouts):
     stop when all are done, nothing arrived in looks of `stall` s in all, or after `limit` s.
 
-    Looks, not the clock: the clients run in the process of serve(), whose threads share its
-    interpreter lock with them. Busy threads of the student's (a talk() polling recv(),
-    which test_talk_never_busy_waits judges) leave this loop the lock now and then only, so
-    on a loaded machine a gap of `stall` s between two replies is no stall: each look that
-    found nothing counts LOOK s, however long this thread then waited for the lock. Idle
-    handlers (blocked in recv()) wait no lock: then looks and the clock agree."""
+    Looks, not the clock: the crowd runs in the grader's process (crowd_exchange), beside a
+    serve() whose threads may keep a core busy (a talk() polling recv(), which
+    test_talk_never_busy_waits judges), so on a loaded machine a gap of `stall` s between two
+    replies is no stall: each look that found nothing counts LOOK s, however long this thread
+    then waited for a CPU. On a quiet machine looks and the clock agree."""
     sel = selectors.DefaultSelector()
     for c in clients:
         try:
@@ -854,10 +854,35 @@ def _in_talk(thread: threading.Thread) -> bool:
     return False
 
 
-def serve_checks(n_clients: int, n_lines: int, seed: int, limit: float, stall: float) -> dict:
+def crowd_exchange(port: int, spinning: bool, n_clients: int, n_lines: int, seed: int,
+                   stall: float, limit: float) -> tuple[dict, list[socket.socket]]:
+    """Phase 2's crowd, run by the grader's desk (graders/desk.py's Crowd) in the grader's
+    own process: n clients connect to serve()'s port and exchange n_lines each. Returns what
+    the clients saw, and their sockets, which stay open until the scenario says "leave"."""
+    rng = random.Random(seed)
+    deadline = time.monotonic() + limit
+    clients = []
+    for lines in _lines_for(rng, n_clients, n_lines):
+        sock = _connect(("127.0.0.1", port), max(0.1, deadline - time.monotonic()))
+        if sock is not None:
+            clients.append(_Client(sock, lines, rng))
+    out: dict = {"refused": n_clients - len(clients)}
+    started = time.monotonic()
+    _exchange(clients, stall, (1 if spinning else 10) * limit)
+    out["exchange_seconds"] = round(time.monotonic() - started, 3)
+    out["statuses"] = {s: sum(c.status == s for c in clients)
+                       for s in {c.status for c in clients}}
+    out["replies"] = sum(c.replies for c in clients)
+    out["wrong"] = next((dict(c.wrong, client=i) for i, c in enumerate(clients) if c.wrong),
+                        None)
+    return out, [c.sock for c in clients]
+
+
+def serve_checks(address, limit: float) -> dict:
     """Phase 1: stop serve() while a client is connected and idle, and time it.
-    Phase 2: a silent client holds a connection while n clients exchange n_lines each;
-    then stop, every client leaves, and the handler threads must end."""
+    Phase 2: a silent client holds a connection while the grader's crowd (clients in the
+    grader's own process, driven by the desk at `address`: crowd_exchange) exchanges lines
+    with it; then stop, every client leaves, and the handler threads must end."""
     before = set(threading.enumerate())
     out: dict = {}
 
@@ -903,30 +928,18 @@ def serve_checks(n_clients: int, n_lines: int, seed: int, limit: float, stall: f
     # interpreter lock with this process's clients, and how many clients they then let through
     # in time depends on the machine's load (tests judge it first, so the score does not).
     out["silent_share"] = _runnable_share(_student_threads(before)) if reply else None
-    rng = random.Random(seed)
-    deadline = time.monotonic() + limit
-    clients = []
-    for lines in _lines_for(rng, n_clients, n_lines):
-        sock = _connect(run2.addr, max(0.1, deadline - time.monotonic()))
-        if sock is not None:
-            clients.append(_Client(sock, lines, rng))
-    out["refused"] = n_clients - len(clients)
-    started = time.monotonic()
     spinning = (out["silent_share"] or 0) > SPINS  # judged by that alone: no long exchange
-    _exchange(clients, stall, (1 if spinning else 10) * limit)
-    out["exchange_seconds"] = round(time.monotonic() - started, 3)
-    out["statuses"] = {s: sum(c.status == s for c in clients)
-                       for s in {c.status for c in clients}}
-    out["replies"] = sum(c.replies for c in clients)
-    out["wrong"] = next((dict(c.wrong, client=i) for i, c in enumerate(clients) if c.wrong),
-                        None)
+    # the crowd's clients, statuses and replies are the desk's (crowd_exchange); it answers
+    # once they are done, and keeps them connected until "leave"
+    ask_desk(address, "call", ["exchange", run2.addr[1], spinning], 12 * limit)
     handlers = [t for t in _student_threads(before) if _in_talk(t)]
     out["handlers"] = len(handlers)
     out["not_daemon"] = [t.name for t in handlers if not t.daemon][:5]
     out["n_not_daemon"] = sum(not t.daemon for t in handlers)
 
     out["stop2"] = _stop_and_time(run2, limit)
-    for sock in [c.sock for c in clients] + [silent, idle]:
+    ask_desk(address, "call", ["leave"])
+    for sock in (silent, idle):
         if sock is not None:
             _close(sock)
     if not run2.done.is_set():  # a serve() stuck in a talk() of its own may get out now

@@ -83,6 +83,12 @@ def bad_buns(count: int) -> list[str]:
     return ["jason:masala:1", f"niran:durian:{count - 1}"]
 
 
+def held_bun(count: int) -> str:
+    """The item the dining desk holds until kitchen() waits in q.join() (Dining's `hold`):
+    the first cook's last, never a bad bun (count >= 3)."""
+    return f"jason:masala:{count - 1}"
+
+
 def _eaten(folder: str) -> list[list]:
     rows = []
     for name in os.listdir(folder):
@@ -413,6 +419,18 @@ def _gate(pc, n_consumers: int) -> tuple[str, callable]:
     return signals, undo
 
 
+def _in_queue_join(thread: threading.Thread) -> bool:
+    """Whether `thread` waits in a multiprocessing queue's join() right now."""
+    frame = sys._current_frames().get(thread.ident)
+    while frame is not None:
+        code = frame.f_code
+        if code.co_name == "join" and code.co_filename.replace("\\", "/").endswith(
+                "multiprocessing/queues.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _in_join(thread: threading.Thread) -> bool:
     """Whether `thread` waits in a Process.join() or a JoinableQueue.join() just now."""
     frame = sys._current_frames().get(thread.ident)
@@ -452,11 +470,15 @@ def _watched_kitchen(pc, address, menu: dict, count: int, n_consumers: int,
     seen = 0
     t.start()
     stuck = ""
+    joining = False
     while t.is_alive():
         now = time.monotonic()
         if signals and _in_join(t):
             open(os.path.join(signals, "waiting"), "w").close()
             signals = ""
+        if not joining and _in_queue_join(t):  # the desk lets its held bun be eaten now
+            common.ask_desk(address, "mark", ["joining"], 1.0)
+            joining = True
         n = common.desk_count(address)
         if n != seen:
             seen, last_move = n, now
@@ -492,7 +514,7 @@ def _watched_kitchen(pc, address, menu: dict, count: int, n_consumers: int,
     if error is not None:
         kill_children()
         raise error
-    common.ask_desk(address, "mark", limit=1.0)  # kitchen() has returned: the desk counts
+    common.ask_desk(address, "mark", ["returned"], 1.0)  # the desk counts the meals
     out["running"], out["zombies"] = _leftovers(GRACE)
     out["threads"] = [
         th.name for th in threading.enumerate()
