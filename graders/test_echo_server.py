@@ -21,6 +21,11 @@ from graders.scenarios import echo_server as sc
 LIMIT = 1.5 * SCALE  # seconds a correct implementation never needs to react
 BUSY_CPU = 0.05  # CPU seconds in sc.CPU_WINDOW (0.2 s) above which a thread is spinning
 BUSY_CALLS = 500  # recv() calls in sc.CPU_WINDOW above which talk() is spinning (any load)
+# times talk()'s thread was put on a CPU in sc.CPU_WINDOW above which it is spinning: a thread
+# blocked in recv() is put on none, a poller again and again even when five of them share the
+# interpreter lock on a loaded machine and each gets too little CPU for BUSY_CPU (a recv()
+# with a 10 ms timeout in a loop, which the contract calls busy-waiting too, is put on 20)
+BUSY_SLICES = 15
 STOP_LIMIT = 0.5  # the contract: serve() returns within 0.5 s of stop being set
 STOP_MARGIN = 0.2 * SCALE  # scheduling slack on top of it (plus the lateness measured)
 CLIENTS, LINES = 50, 20
@@ -120,27 +125,37 @@ def _raised(case: dict, when: str) -> None:
                "the socket and return.").format(error=case["error"], when=when))
 
 
-def _busy(cpu, calls) -> bool:
-    return (cpu or 0) > BUSY_CPU or (calls or 0) > BUSY_CALLS
+def _busy(cpu, calls, slices=None) -> bool:
+    return ((cpu or 0) > BUSY_CPU or (calls or 0) > BUSY_CALLS
+            or (slices or 0) > BUSY_SLICES)
 
 
-def _activity(cpu, calls) -> str:
+def _activity(cpu, calls, slices=None) -> str:
     if cpu is None:
         return _("called recv() {calls} times in {window} s").format(calls=calls or 0,
                                                                      window=sc.CPU_WINDOW)
+    if slices:
+        return _("used {cpu:.2f} s of CPU, was put on a CPU {slices} times and called recv() "
+                 "{calls} times in {window} s").format(cpu=cpu, slices=slices,
+                                                       calls=calls or 0, window=sc.CPU_WINDOW)
     return _("used {cpu:.2f} s of CPU and called recv() {calls} times in {window} s").format(
         cpu=cpu, calls=calls or 0, window=sc.CPU_WINDOW)
 
 
+def _stuck_activity(case: dict) -> tuple:
+    """(CPU s, recv() calls, times on a CPU) of a talk() that had not returned."""
+    return case.get("cpu_stuck"), case.get("calls_stuck"), case.get("slices_stuck")
+
+
 def _spin_note(case: dict) -> str:
-    cpu, calls = case.get("cpu_stuck"), case.get("calls_stuck")
+    cpu, calls, slices = _stuck_activity(case)
     if cpu is None and calls is None:
         return ""
-    if _busy(cpu, calls):
+    activity = _activity(cpu, calls, slices)
+    if _busy(cpu, calls, slices):
         return " " + _("Meanwhile its thread {activity}: a busy loop (like the course notes' "
-                       "`if len(data) == 0: continue`).").format(activity=_activity(cpu, calls))
-    return " " + _("Its thread {activity}: it is blocked, waiting.").format(
-        activity=_activity(cpu, calls))
+                       "`if len(data) == 0: continue`).").format(activity=activity)
+    return " " + _("Its thread {activity}: it is blocked, waiting.").format(activity=activity)
 
 
 def _short(text: str) -> str:
@@ -231,20 +246,22 @@ def test_talk_never_busy_waits(student):
     silent = r["silent"]
     _grader_error(silent, _("a silent client"))
     cpu, calls = silent.get("cpu_silent"), silent.get("calls_silent")
-    if _busy(cpu, calls):
+    slices = silent.get("slices_silent")
+    if _busy(cpu, calls, slices):
         fail(_("while its client was connected and silent, talk()'s thread {activity}: it "
                "polls instead of waiting. Call a blocking recv() (no non-blocking socket, no "
                "short timeout in a loop) and let it wait.").format(
-            activity=_activity(cpu, calls)))
+            activity=_activity(cpu, calls, slices)))
     for name, what in (("silent", _("closed")), ("lines", _("closed its sending side")),
                        ("reset", _("reset the connection")), ("long", _("sent a 1 MB line"))):
         case = r[name]
-        cpu, calls = case.get("cpu_stuck"), case.get("calls_stuck")
-        if _busy(cpu, calls):
+        cpu, calls, slices = _stuck_activity(case)
+        if _busy(cpu, calls, slices):
             fail(_("after the client {what}, talk() never returned and its thread {activity}: "
                    "a busy loop. recv() returning b'' means the client is gone for good: "
                    "return instead of `continue`.").format(what=what,
-                                                          activity=_activity(cpu, calls)))
+                                                          activity=_activity(cpu, calls,
+                                                                             slices)))
 
 
 def test_talk_returns_on_reset(student):

@@ -77,6 +77,19 @@ def _cpu(thread: threading.Thread) -> float | None:
     return None
 
 
+def _slices(thread: threading.Thread) -> int | None:
+    """How many times the kernel has put `thread` on a CPU so far (the third figure of its
+    /proc schedstat); None where the kernel keeps no such figure. A thread blocked in recv()
+    is never put on one; a polling one is, again and again, however little CPU it gets on a
+    loaded machine (sharing the interpreter lock with other pollers, it gets a few ms at a
+    time)."""
+    try:
+        with open(f"/proc/self/task/{thread.native_id}/schedstat") as f:
+            return int(f.read().split()[2])
+    except (OSError, ValueError, TypeError, IndexError):
+        return None
+
+
 def _runnable_share(threads: list[threading.Thread], window: float = CPU_WINDOW) -> float | None:
     """The share of the next `window` s in which one of `threads` was running or waiting for
     a CPU, summed (the kernel's /proc schedstat: both in ns), whatever the machine's load: near
@@ -309,16 +322,17 @@ class _Talk:
         out = {"returned": returned, "closed": self.closed, "cpu_stuck": None,
                "error": _describe(self.error)}
         if not returned:
-            out["cpu_stuck"], out["calls_stuck"] = self.activity()
+            out["cpu_stuck"], out["calls_stuck"], out["slices_stuck"] = self.activity()
         return out
 
-    def activity(self) -> tuple[float | None, int]:
-        """CPU seconds used and recv() calls made by talk() over the next CPU_WINDOW s; or
+    def activity(self) -> tuple[float | None, int, int | None]:
+        """CPU seconds used, recv() calls made and times put on a CPU (_slices) by talk()'s
+        thread over the next CPU_WINDOW s; or
         less: once talk() is seen in one blocking recv call (no timeout, no MSG_DONTWAIT)
         for SETTLED s with no other call meanwhile, nothing will come to wake it (the
         client is silent, or gone and the call would have returned), so it is waiting,
         not spinning: what it used so far is what it would use over the window."""
-        calls, before = self.sock.calls, _cpu(self.thread)
+        calls, before, slices = self.sock.calls, _cpu(self.thread), _slices(self.thread)
         deadline = time.monotonic() + CPU_WINDOW
         seen = None  # (the call under way, when it was first seen waiting)
         while (now := time.monotonic()) < deadline:
@@ -330,9 +344,10 @@ class _Talk:
             elif now - seen[1] >= SETTLED:
                 break  # the same call, waiting all along: the count changes at each call
             time.sleep(min(0.005, max(0.0, deadline - now)))
-        after = _cpu(self.thread)
+        after, slices_after = _cpu(self.thread), _slices(self.thread)
         cpu = None if before is None or after is None else round(after - before, 3)
-        return cpu, self.sock.calls - calls
+        slices = None if slices is None or slices_after is None else slices_after - slices
+        return cpu, self.sock.calls - calls, slices
 
 
 def _talk_lines(limit: float) -> dict:
@@ -371,8 +386,9 @@ def _talk_silent(limit: float) -> dict:
     client, server = _pair()
     run = _Talk(server)
     time.sleep(0.02)
-    cpu, calls = run.activity()
-    out = {"cpu_silent": cpu, "calls_silent": calls, "returned_early": run.done.is_set()}
+    cpu, calls, slices = run.activity()
+    out = {"cpu_silent": cpu, "calls_silent": calls, "slices_silent": slices,
+           "returned_early": run.done.is_set()}
     _close(client)
     out.update(run.report(limit))
     return out
