@@ -43,6 +43,7 @@ from graders._child import children_of
 UNIX = hasattr(socket, "AF_UNIX")  # Windows: a loopback TCP socket, and the caller's own pid
 MAX_CONNECTIONS = 5000  # past this many, a desk answers nothing more (hostile code)
 MESSAGE_LIMIT = 8192  # bytes of one call a desk reads at most
+READ_LIMIT = 0.5  # seconds a caller gets to send its message (it sends it at once)
 DB_LIMIT = 1 << 20  # bytes of the database the desk reads at most
 
 
@@ -138,6 +139,9 @@ class Desk:
     # ---------------------------------------------------------------------------- serving
 
     def _accept(self) -> None:
+        """Read each connection's message here (a caller sends it at once: READ_LIMIT s at
+        most) and answer the quick ones here too; a call, which the desk may hold, gets a
+        thread of its own."""
         served = 0
         while not self._stop.is_set():
             try:
@@ -147,13 +151,40 @@ class Desk:
             except OSError:
                 return
             served += 1
-            if served > MAX_CONNECTIONS:
+            message = self._read(conn) if served <= MAX_CONNECTIONS else None
+            if message is None:
                 conn.close()
                 continue
-            t = threading.Thread(target=self._serve, args=(conn,), name="desk-call",
-                                 daemon=True)
-            self._handlers.append(t)
-            t.start()
+            kind, said_pid, said = message
+            if kind in ("call", "eat"):
+                t = threading.Thread(target=self._call, args=(conn, kind, said_pid, said),
+                                     name="desk-call", daemon=True)
+                self._handlers.append(t)
+                t.start()
+                continue
+            with conn:
+                self._note(conn, kind, said_pid, said)
+
+    def _read(self, conn: socket.socket) -> tuple[str, int, list] | None:
+        """A message: a line "<kind> <pid>", optionally a JSON list, then end of input."""
+        conn.settimeout(READ_LIMIT)
+        data = b""
+        try:
+            while len(data) <= MESSAGE_LIMIT:
+                got = conn.recv(4096)
+                if not got:
+                    break
+                data += got
+            head, _, rest = data.partition(b"\n")
+            kind, said_pid = head.split()[0].decode(), int(head.split()[1])
+            said = json.loads(rest) if rest.strip() else []
+        except (OSError, IndexError, ValueError, UnicodeDecodeError):
+            return None
+        if kind not in ("call", "eat", "count", "enter", "caller", "mark") or \
+                not isinstance(said, list):
+            return None
+        conn.settimeout(2.0)
+        return kind, said_pid, said
 
     def _peer(self, conn: socket.socket, said: int) -> int:
         if UNIX and hasattr(socket, "SO_PEERCRED"):
@@ -162,40 +193,24 @@ class Desk:
             return pid
         return said
 
-    def _serve(self, conn: socket.socket) -> None:
-        """One connection: a line "<kind> <pid>", optionally a JSON list, then end of input."""
-        with conn:
-            conn.settimeout(2.0)
-            data = b""
-            try:
-                while len(data) <= MESSAGE_LIMIT:
-                    got = conn.recv(4096)
-                    if not got:
-                        break
-                    data += got
-            except OSError:
-                return
-            head, _, rest = data.partition(b"\n")
-            try:
-                kind, said_pid = head.split()[0].decode(), int(head.split()[1])
-                said = json.loads(rest) if rest.strip() else []
-            except (IndexError, ValueError, UnicodeDecodeError):
-                return
-            with self._lock:
-                reply = {"count": lambda: str(len(self.calls)).encode()}.get(kind, lambda: None)()
-                if kind == "enter":
-                    self.entered += 1
-                elif kind == "caller" and self.caller is None:
-                    self.caller = self._peer(conn, said_pid)
-                elif kind == "mark":
-                    name = str(said[0]) if isinstance(said, list) and said else "returned"
-                    self.marks.setdefault(name[:40], len(self.calls))
-            if kind in ("count", "enter", "caller", "mark"):
-                _send(conn, reply or b"ok")
-            elif kind in ("call", "eat") and isinstance(said, list):
-                self._call(conn, kind, said_pid, said)
+    def _note(self, conn: socket.socket, kind: str, said_pid: int, said: list) -> None:
+        """The quick kinds: count (the calls so far), enter, caller, mark."""
+        with self._lock:
+            reply = str(len(self.calls)).encode() if kind == "count" else b"ok"
+            if kind == "enter":
+                self.entered += 1
+            elif kind == "caller" and self.caller is None:
+                self.caller = self._peer(conn, said_pid)
+            elif kind == "mark":
+                name = str(said[0]) if said else "returned"
+                self.marks.setdefault(name[:40], len(self.calls))
+        _send(conn, reply)
 
     def _call(self, conn: socket.socket, kind: str, said_pid: int, said: list) -> None:
+        with conn:
+            self._answer_call(conn, kind, said_pid, said)
+
+    def _answer_call(self, conn: socket.socket, kind: str, said_pid: int, said: list) -> None:
         pid = self._peer(conn, said_pid)
         found = self.find(kind, said)
         with self._lock:

@@ -309,8 +309,23 @@ def ask_desk(address, kind: str, said: list | None = None, limit: float = 12.0) 
 
 
 def desk_count(address) -> int:
-    """How many calls the desk has seen so far (a scenario's progress)."""
+    """How many calls the desk has seen so far."""
     try:
         return int(ask_desk(address, "count", limit=1.0) or 0)
     except (OSError, ValueError):
         return 0
+
+
+class DeskProgress:
+    """A scenario's progress callable: desk_count(address), asked at most every `every` s
+    (a question costs about a millisecond of CPU; stalls are judged over seconds)."""
+
+    def __init__(self, address, every: float = 0.05):
+        self.address, self.every = address, every
+        self.at, self.value = -every, 0
+
+    def __call__(self) -> int:
+        now = time.monotonic()
+        if now - self.at >= self.every:
+            self.value, self.at = desk_count(self.address), now
+        return self.value

@@ -470,7 +470,7 @@ def _watched_kitchen(pc, address, menu: dict, count: int, n_consumers: int,
     seen = 0
     t.start()
     stuck = ""
-    joining = False
+    joining, eaten = False, common.DeskProgress(address)
     while t.is_alive():
         now = time.monotonic()
         if signals and _in_join(t):
@@ -479,7 +479,7 @@ def _watched_kitchen(pc, address, menu: dict, count: int, n_consumers: int,
         if not joining and _in_queue_join(t):  # the desk lets its held bun be eaten now
             common.ask_desk(address, "mark", ["joining"], 1.0)
             joining = True
-        n = common.desk_count(address)
+        n = eaten()
         if n != seen:
             seen, last_move = n, now
         if n >= expected:

@@ -312,7 +312,7 @@ def sell_race(address, db: str, n_buyers: int) -> dict:
     seller.start()
     stall = common.wait_for_progress(
         done=lambda: not seller.is_alive(),
-        progress=lambda: common.desk_count(address),
+        progress=common.DeskProgress(address),
         stall=STALL, limit=LIMIT, still=common.Stillness(STILL))
     if stall:
         killed = common.kill_children()
