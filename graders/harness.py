@@ -726,6 +726,9 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
         # Never a .pyc written into the graders' copy (restore() would take it for student
         # code's) or the student's folder; the copy's own are where the grader put them.
         env["PYTHONDONTWRITEBYTECODE"] = "1"
+        # Temporary files of student code (multiprocessing's pymp-* folders, whose owners are
+        # killed before they can remove them) go into this grading's folder, removed below.
+        env["TMPDIR"] = str(tmp)
         for name in ("PYTHONSTARTUP", "PYTHONHOME", "PYTHONUSERBASE", "PYTHONINSPECT",
                      "PYTHONPYCACHEPREFIX"):
             env.pop(name, None)

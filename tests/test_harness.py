@@ -186,3 +186,19 @@ def test_grading_children_are_born_in_the_graders_pids_cgroup(tmp_path):
         contain.leave_cgroup()
         copy.cleanup()
         harness.CONTAINMENT, harness.CHILD_ROOT, harness._copy, harness._first_child_ready = saved
+
+
+def test_a_grading_leaves_no_temporary_files_behind():
+    """multiprocessing's forkserver keeps a pymp-* folder in the temporary folder until it
+    exits, and the harness kills it: the grading child's temporary folder is the grading's
+    own, removed after it."""
+    private = Path(tempfile.mkdtemp(prefix="kit-tmp-", dir="/tmp" if os.name == "posix"
+                                    else None))
+    try:
+        os.chmod(private, 0o1777)  # as /tmp: the throwaway uid may write there
+        g = kit.grade(kit.SOLUTIONS, "-k", "forkserver and test_sell", modules=["tickets"],
+                      env={"TMPDIR": str(private)})
+        assert g.results and g.exit_code == 0, g.output[-2000:]
+        assert sorted(p.name for p in private.iterdir() if p.name.startswith("pymp-")) == []
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
