@@ -38,6 +38,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+import psutil
+
 from graders._child import children_of
 
 UNIX = hasattr(socket, "AF_UNIX")  # Windows: a loopback TCP socket, and the caller's own pid
@@ -57,7 +59,6 @@ class Call:
     said: list  # what else the caller said (testimony): a flag, a name and an item
     came: float  # monotonic seconds, the grader's clock
     found: object = None  # what the desk read itself when the call came in
-    answered: float | None = None
 
 
 class Desk:
@@ -208,26 +209,22 @@ class Desk:
 
     def _call(self, conn: socket.socket, kind: str, said_pid: int, said: list) -> None:
         with conn:
-            self._answer_call(conn, kind, said_pid, said)
-
-    def _answer_call(self, conn: socket.socket, kind: str, said_pid: int, said: list) -> None:
-        pid = self._peer(conn, said_pid)
-        found = self.find(kind, said)
-        with self._lock:
-            n = len(self.calls)
-            if self._held:
-                self.overlap = True
-            self._held += 1
-            call = Call(kind=kind, pid=pid, said_pid=said_pid, said=said,
-                        came=time.monotonic(), found=found)
-            self.calls.append(call)
-        try:
-            answer = self.answer(n, call)
-        finally:
-            with self._lock:  # before the answer: the next caller may come in at once after it
-                self._held -= 1
-                call.answered = time.monotonic()
-        _send(conn, answer)
+            pid = self._peer(conn, said_pid)
+            found = self.find(kind, said)
+            with self._lock:
+                n = len(self.calls)
+                if self._held:
+                    self.overlap = True
+                self._held += 1
+                call = Call(kind=kind, pid=pid, said_pid=said_pid, said=said,
+                            came=time.monotonic(), found=found)
+                self.calls.append(call)
+            try:
+                answer = self.answer(n, call)
+            finally:
+                with self._lock:  # before the answer: the next caller may come in at once
+                    self._held -= 1
+            _send(conn, answer)
 
 
 class Booking(Desk):
@@ -300,9 +297,10 @@ class Booking(Desk):
         if self.buyers:
             _others_asleep(pid, self.assemble, at_least=self.buyers - 1)
 
-    def ticket_num(self):
-        """ticket_num in the database now, read by the grader (or what is wrong with it)."""
-        data = self.read_db()
+    def ticket_num(self, data=None):
+        """ticket_num in the database now (or in `data`, the database as read_db() gave it),
+        read by the grader, or what is wrong with it."""
+        data = self.read_db() if data is None else data
         return data.get("ticket_num") if isinstance(data, dict) else data
 
     def read_db(self):
@@ -328,6 +326,7 @@ class Booking(Desk):
         """What the desk saw, as the verdicts use it (merged into a scenario's result)."""
         calls = [c for c in self.seen() if c.kind == "call"]
         pids = [c.pid for c in calls]
+        after = self.read_db()
         return {
             "calls": len(calls),
             "overlap": self.overlap,
@@ -335,8 +334,8 @@ class Booking(Desk):
             "processes": len(set(pids)),
             "in_caller": pids.count(self.caller) if self.caller is not None else 0,
             "found": [c.found for c in calls],
-            "remaining": self.ticket_num(),
-            "after": self.read_db(),
+            "remaining": self.ticket_num(after),
+            "after": after,
         }
 
 
@@ -394,9 +393,8 @@ def _send(conn: socket.socket, data: bytes) -> None:
 
 def _ppid(pid: int) -> int | None:
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            return int(f.read().rsplit(b")", 1)[1].split()[1])
-    except (OSError, ValueError, IndexError):
+        return psutil.Process(pid).ppid()
+    except psutil.Error:
         return None
 
 
