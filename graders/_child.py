@@ -15,8 +15,10 @@ writes one JSON request line on its stdin and waits. The child:
 5. checks what the student code left behind (threads, processes, zombies, listening sockets)
    where the grader cannot see it from outside; on Linux the grader reads all four from the
    OS while this process waits on `go` (step 6), and gets only the names of its threads;
-6. writes {"nonce", "status", "value", "leaks", ...} to the result file and leaves with
-   os._exit, so no atexit handler or non-daemon child of the student can hold it.
+6. checks the seal taken just before the scenario ran (seal(): the graders' own functions and
+   modules in this process unchanged), writes {"nonce", "status", "value", "leaks",
+   "tampered", ...} to the result file and leaves with os._exit, so no atexit handler or
+   non-daemon child of the student can hold it.
 
 The verdict is made by the grading process from that data, never here.
 """
@@ -31,6 +33,7 @@ import signal
 import sys
 import threading
 import time
+import types
 
 # Imported only when needed, so that a child pays only for what it uses: traceback (when
 # student code raised), multiprocessing (when the request sets a start method, or the scenario
@@ -320,6 +323,61 @@ def set_limits(limits: dict) -> None:
             resource.setrlimit(resource.RLIMIT_NPROC, (cap, hard))
 
 
+_MISSING = object()
+
+
+def seal() -> callable:
+    """The graders' code in this process as it is now, before student code runs; returns a
+    check that names what changed since: a graders module swapped in sys.modules, or one of
+    their functions or classes (or a class's functions) replaced, its code included.
+
+    Enforcement inside the student's interpreter, not evidence: it catches code that patches
+    the grader and leaves the patch in place (a scheduler told to find nothing, a result
+    writer that edits the answer); a patch put back before the check, or data rewritten in
+    place (a probe's counters), is not seen, as the README's residual risks say. Every graders
+    module a scenario uses in this process is imported before the seal (at the top of its
+    module), so none is first imported, from a planted sys.modules entry, afterwards."""
+    function_types = (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType)
+    modules = {name: m for name, m in sys.modules.items()
+               if name == "graders" or name.startswith("graders.")}
+    marks = []  # (where, namespace, key, object, its code)
+    for name, module in modules.items():
+        for key, value in list(vars(module).items()):
+            if isinstance(value, function_types):
+                marks.append((f"{name}.{key}", vars(module), key, value,
+                              getattr(value, "__code__", None)))
+            if isinstance(value, type) and value.__module__ == name:
+                for attr, member in list(vars(value).items()):
+                    if isinstance(member, (types.FunctionType, staticmethod, classmethod,
+                                           property)):
+                        marks.append((f"{name}.{key}.{attr}", vars(value), attr, member,
+                                      getattr(member, "__code__", None)))
+
+    def changed() -> list[str]:
+        found = [name for name, module in modules.items() if sys.modules.get(name) is not module]
+        for where, namespace, key, value, code in marks:
+            now = namespace.get(key, _MISSING)
+            if now is not value or getattr(now, "__code__", None) is not code:
+                found.append(where)
+        return found
+
+    return changed
+
+
+def _answer_tampered(raw: tuple, path: str, nonce: str, names: list[str]) -> None:
+    """The answer when the seal broke, made of str operations and the builtins in `raw`
+    (bound before student code ran: os.open, os.write, os.close, os.replace, the flags)."""
+    os_open, os_write, os_close, os_replace, flags = raw
+    names = ["".join(c for c in str(n) if c.isalnum() or c in "._")[:80] for n in names[:20]]
+    text = ('{"nonce": "' + "".join(c for c in nonce if c.isalnum()) + '", "status": '
+            '"tampered", "value": null, "leaks": [], "tampered": ["' + '", "'.join(names)
+            + '"]}')
+    fd = os_open(path + ".tmp", flags, 0o600)
+    os_write(fd, text.encode())
+    os_close(fd)
+    os_replace(path + ".tmp", path)
+
+
 def _write_result(path: str, result: dict) -> None:
     data = _dumps(result, default=repr).encode()
     fd = _os_open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -331,7 +389,7 @@ def _write_result(path: str, result: dict) -> None:
 # Taken before any student code is imported, so monkeypatching json, os or builtins cannot
 # reach what reports the result.
 _dumps, _os_open, _os_write, _os_replace = json.dumps, os.open, os.write, os.replace
-_os_read = os.read
+_os_read, _os_close, _O_WRITE = os.read, os.close, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
 _BUILTINS = dict(vars(builtins))
 
 
@@ -371,6 +429,12 @@ def main() -> None:
         install_perturbation(impl, request["perturb"])
     threads_before = set(threading.enumerate())
     result = {"nonce": request["nonce"], "status": "ok", "value": None, "leaks": []}
+    # What runs after student code is bound here, before it: patching graders._child's
+    # functions then changes nothing below, and the seal names the patch.
+    changed, leaks_of, threads_of, write = seal(), find_leaks, census, _write_result
+    os_write, os_read, restore = _os_write, _os_read, _restore_builtins
+    raw = (_os_open, _os_write, _os_close, _os_replace, _O_WRITE)
+    answer_tampered = _answer_tampered
     started = time.perf_counter()
     try:
         result["value"] = scenario(*request["args"])
@@ -382,20 +446,24 @@ def main() -> None:
                       where=_student_frames(e.__traceback__, impl))
     result["seconds"] = time.perf_counter() - started
     result["other_methods"] = list(_OTHER_METHODS)
-    _restore_builtins()
+    restore()
+    result["tampered"] = changed()
     if result["status"] == "ok":
         checks = dict(request.get("checks", {}), outside=request.get("outside_processes"),
                       observed=request.get("observe"))
-        result["leaks"] = find_leaks(threads_before, checks, request.get("grace", 1.0))
+        result["leaks"] = leaks_of(threads_before, checks, request.get("grace", 1.0))
         if request.get("observe"):
-            result["threads"] = census()
-    _write_result(request["result_path"], result)
+            result["threads"] = threads_of()
+    if result["tampered"]:  # written with builtins alone: no patched code touches it
+        answer_tampered(raw, request["result_path"], request["nonce"], result["tampered"])
+    else:
+        write(request["result_path"], result)
     if request.get("outside_processes"):
         # The grader looks at what is left below this process, from outside; then it lets
         # this process go by closing its end of `go`.
         try:
-            _os_write(request["ready_fd"], b"1")
-            _os_read(request["go_fd"], 1)
+            os_write(request["ready_fd"], b"1")
+            os_read(request["go_fd"], 1)
         except OSError:
             pass
     os._exit(0)

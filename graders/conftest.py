@@ -128,6 +128,11 @@ class Grading:
                 found = out.value
             elif out.status == "timeout":
                 found = {"state": "timeout"}
+            elif out.status == "tampered":
+                found = {"state": "broken", "where": "", "error": _(
+                    "it changes the graders' own code in the grading child ({names}): graded "
+                    "code must not patch, replace or reload the graders' modules").format(
+                    names=out.error)}
             else:
                 found = {"state": "broken", "error": out.error or _("the import crashed"),
                          "where": out.where or out.stderr}

@@ -55,7 +55,8 @@ _IMPL_COPIES: dict[Path, Path] = {}  # implementation folder -> the copy childre
 
 @dataclass
 class Outcome:
-    """What happened in the grading child. status: ok, error, todo, timeout or crash."""
+    """What happened in the grading child. status: ok, error, todo, timeout, limit, crash or
+    tampered (the child's seal on the graders' code broke)."""
 
     status: str
     value: object = None
@@ -829,6 +830,12 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                                     "result")).format(how=how)
             return outcome
         outcome.status = str(answer.get("status"))
+        tampered = answer.get("tampered")
+        if tampered:  # the child's seal broke: code of the graders' was patched while it ran
+            outcome.status = "tampered"
+            outcome.error = ", ".join(map(str, tampered[:5])) if isinstance(
+                tampered, list) else str(tampered)[:200]
+            return outcome
         outcome.value = answer.get("value")
         outcome.error = str(answer.get("error", ""))
         outcome.where = str(answer.get("where", ""))
@@ -1034,6 +1041,12 @@ class Student:
             fail(_("{what} {error}: it never returned.").format(what=what, error=out.error)
                  + " " + _busy_or_blocked(out.busy)
                  + _section(_("where each thread was stuck"), out.stacks or out.stderr))
+        if out.status == "tampered":
+            fail(_("{what} changed the graders' own code in the grading child while it ran "
+                   "({names}): what the grader would have read there can no longer be "
+                   "trusted, so this test gets no points. Graded code must not patch, replace "
+                   "or reload the graders' modules.").format(what=what, names=out.error)
+                 + output)
         if out.status == "limit":
             fail(_("{what}: {error}.").format(what=what, error=out.error) + output)
         if out.status != "ok":

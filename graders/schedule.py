@@ -38,6 +38,8 @@ import threading
 import time as _time
 import types
 
+from graders import _guard
+
 RUNNABLE, BLOCKED, SLEEPING, DONE = "runnable", "blocked", "sleeping", "done"
 STALL = 2.0  # real seconds without a scheduling step before the watchdog takes over
 MAX_STEPS = 20_000  # scheduling points in one schedule before it counts as a spin loop
@@ -822,7 +824,6 @@ _instrumented: set = set()  # the student's code objects with scheduling points 
 def instrument(prefix: str) -> callable:
     """Make scheduling points at the shared accesses of code under `prefix`; return undo.
     Student code cannot switch them off (graders/_guard.py; `_intact` on 3.12+)."""
-    from graders import _guard
 
     _guard.arm()
     if hasattr(sys, "monitoring"):
@@ -936,7 +937,6 @@ def _one_cpu() -> set[int] | None:
             cpu = int(f.read().rsplit(b")", 1)[1].split()[36])
         if len(allowed) < 2 or cpu not in allowed:
             return None
-        from graders import _guard
 
         _guard.pinned(allowed)  # student code still sees `allowed`
         os.sched_setaffinity(0, {cpu})
@@ -951,7 +951,6 @@ def _all_cpus(allowed: set[int] | None) -> None:
             os.sched_setaffinity(0, allowed)
         except OSError:
             pass
-        from graders import _guard
 
         _guard.pinned(None)
 
@@ -967,7 +966,6 @@ def run_schedule(body, strategy, prefix: str, module: types.ModuleType | None = 
     watchdog = watchdog or Watchdog()
     watchdog.current = s
     me = s.adopt("main")
-    from graders import _guard
 
     _guard.state["tried"] = ""
     undo_trace = instrument(prefix)

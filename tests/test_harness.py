@@ -202,3 +202,33 @@ def test_a_grading_leaves_no_temporary_files_behind():
         assert sorted(p.name for p in private.iterdir() if p.name.startswith("pymp-")) == []
     finally:
         shutil.rmtree(private, ignore_errors=True)
+
+
+def test_the_childs_seal_names_what_student_code_changed_in_the_graders():
+    """graders/_child.py's seal(), on its own: a replaced function, a function's code swapped
+    in place, a class's method, a module swapped in sys.modules are named; data the graders
+    rebind themselves (a probe, a counter) is not."""
+    import sys
+    import types
+
+    from graders import _child
+    from graders.scenarios import counter
+
+    changed = _child.seal()
+    assert changed() == []
+    saved = (counter.quick_latency, counter._probe, _child.census.__code__,
+             counter.Probe.enter, sys.modules["graders.schedule"])
+    try:
+        counter._probe = counter.Probe(7)  # the scenario's own data: not code
+        assert changed() == []
+        counter.quick_latency = lambda low, high: None
+        _child.census.__code__ = (lambda: {}).__code__
+        counter.Probe.enter = lambda self: 1
+        sys.modules["graders.schedule"] = types.ModuleType("graders.schedule")
+        assert set(changed()) == {"graders.scenarios.counter.quick_latency",
+                                  "graders._child.census", "graders.scenarios.counter.Probe.enter",
+                                  "graders.schedule"}
+    finally:
+        (counter.quick_latency, counter._probe, _child.census.__code__, counter.Probe.enter,
+         sys.modules["graders.schedule"]) = saved
+    assert changed() == []

@@ -13,6 +13,7 @@ import random
 import threading
 import time
 
+from graders import schedule  # before student code: graders/_child.py's seal
 from graders._mark import N_
 
 
@@ -287,7 +288,6 @@ _inside = {"now": 0, "max": 0, "calls": 0}
 def controlled_latency() -> None:
     """The network round trip on the scheduler's virtual clock: 1 ms, during which the
     scheduler lets other threads run; counts calls and callers inside at once."""
-    from graders import schedule
 
     _inside["calls"] += 1
     _inside["now"] += 1
@@ -306,7 +306,6 @@ def race_controlled(n_threads: int, per_thread: int, start: int, seed: int, budg
 
     import counter
 
-    from graders import schedule
 
     total = n_threads * per_thread
     wanted = list(range(start - 1, start - total - 1, -1))
@@ -357,7 +356,6 @@ def race_controlled(n_threads: int, per_thread: int, start: int, seed: int, budg
 def census_controlled_latency() -> None:
     """controlled_latency, and at the first call: how many decrement threads exist; which
     threads call it."""
-    from graders import schedule
 
     s = schedule._active
     if s is not None and not s.free:
@@ -380,7 +378,6 @@ def drain_controlled(start: int, n_threads: int) -> dict:
 
     import counter
 
-    from graders import schedule
 
     _inside.update(now=0, max=0, calls=0)
     _census.update(seen=0, callers=set())

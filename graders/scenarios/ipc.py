@@ -13,6 +13,8 @@ import os
 import threading
 import time
 
+from graders.scenarios.common import Stillness, kill_children
+
 SCALE = float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))  # as harness.SCALE
 LIMIT = 6.0 * SCALE  # seconds one transfer() of the mixed or the big items may take
 MANY_LIMIT = 12.0 * SCALE  # seconds transfer() of many small items may take
@@ -74,7 +76,6 @@ def _clean_up() -> None:
     """Reap and kill what a call left behind, so the next call starts clean."""
     import multiprocessing
 
-    from graders.scenarios.common import kill_children
 
     multiprocessing.active_children()
     kill_children()
@@ -121,7 +122,6 @@ def _transfer(items, limit: float, before: set, mine: set):
     """Call transfer(items) with a deadline. Return (observations, value or None)."""
     import ipc
 
-    from graders.scenarios.common import Stillness, kill_children
 
     box: dict = {}
     impl = os.path.dirname(os.path.abspath(ipc.__file__)) + os.sep

@@ -13,6 +13,7 @@ import threading
 import time
 
 from graders._mark import N_
+from graders.scenarios.common import kill_children
 
 GAVE_UP = 86  # exit code of a target that waited in vain for the others at the barrier
 BARRIER_WAIT = 4.0 * float(os.environ.get("GRADER_TIMEOUT_SCALE", "1"))
@@ -113,7 +114,6 @@ def children_codes() -> dict:
     """run_children on targets that meet at a barrier, then end in every way there is."""
     import zombies
 
-    from graders.scenarios.common import kill_children
 
     kinds = _kinds()
     barrier = multiprocessing.Barrier(len(kinds))
@@ -273,7 +273,6 @@ def orphan_run() -> dict:
     import psutil
     import zombies
 
-    from graders.scenarios.common import kill_children
 
     me = os.getpid()
     folder = tempfile.mkdtemp(dir=".")
@@ -340,7 +339,6 @@ def orphan_not_reparented() -> dict:
     import psutil
     import zombies
 
-    from graders.scenarios.common import kill_children
 
     me = os.getpid()
     folder = tempfile.mkdtemp(dir=".")
