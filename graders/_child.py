@@ -324,12 +324,14 @@ def set_limits(limits: dict) -> None:
 
 
 _MISSING = object()
+_WRITER = ("json", "json.encoder")  # what _write_result runs besides builtins: sealed too
 
 
 def seal() -> callable:
     """The graders' code in this process as it is now, before student code runs; returns a
     check that names what changed since: a graders module swapped in sys.modules, or one of
-    their functions or classes (or a class's functions) replaced, its code included.
+    their functions or classes (or a class's functions) replaced, its code included; the same
+    for the json modules the result writer runs.
 
     Enforcement inside the student's interpreter, not evidence: it catches code that patches
     the grader and leaves the patch in place (a scheduler told to find nothing, a result
@@ -339,7 +341,7 @@ def seal() -> callable:
     module), so none is first imported, from a planted sys.modules entry, afterwards."""
     function_types = (types.FunctionType, types.BuiltinFunctionType, type, types.ModuleType)
     modules = {name: m for name, m in sys.modules.items()
-               if name == "graders" or name.startswith("graders.")}
+               if name in _WRITER or name == "graders" or name.startswith("graders.")}
     marks = []  # (where, namespace, key, object, its code)
     for name, module in modules.items():
         for key, value in list(vars(module).items()):

@@ -130,8 +130,9 @@ class Grading:
                 found = {"state": "timeout"}
             elif out.status == "tampered":
                 found = {"state": "broken", "where": "", "error": _(
-                    "it changes the graders' own code in the grading child ({names}): graded "
-                    "code must not patch, replace or reload the graders' modules").format(
+                    "it changes code the graders run in the grading child ({names}): graded "
+                    "code must not patch, replace or reload the graders' modules or the "
+                    "standard library they use").format(
                     names=out.error)}
             else:
                 found = {"state": "broken", "error": out.error or _("the import crashed"),

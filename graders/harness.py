@@ -1042,10 +1042,11 @@ class Student:
                  + " " + _busy_or_blocked(out.busy)
                  + _section(_("where each thread was stuck"), out.stacks or out.stderr))
         if out.status == "tampered":
-            fail(_("{what} changed the graders' own code in the grading child while it ran "
+            fail(_("{what} changed code the graders run in the grading child while it ran "
                    "({names}): what the grader would have read there can no longer be "
                    "trusted, so this test gets no points. Graded code must not patch, replace "
-                   "or reload the graders' modules.").format(what=what, names=out.error)
+                   "or reload the graders' modules or the standard library they use.").format(
+                what=what, names=out.error)
                  + output)
         if out.status == "limit":
             fail(_("{what}: {error}.").format(what=what, error=out.error) + output)

@@ -206,8 +206,9 @@ def test_a_grading_leaves_no_temporary_files_behind():
 
 def test_the_childs_seal_names_what_student_code_changed_in_the_graders():
     """graders/_child.py's seal(), on its own: a replaced function, a function's code swapped
-    in place, a class's method, a module swapped in sys.modules are named; data the graders
-    rebind themselves (a probe, a counter) is not."""
+    in place, a class's method, a module swapped in sys.modules, the json encoder the result
+    writer runs are named; data the graders rebind themselves (a probe, a counter) is not."""
+    import json
     import sys
     import types
 
@@ -217,7 +218,7 @@ def test_the_childs_seal_names_what_student_code_changed_in_the_graders():
     changed = _child.seal()
     assert changed() == []
     saved = (counter.quick_latency, counter._probe, _child.census.__code__,
-             counter.Probe.enter, sys.modules["graders.schedule"])
+             counter.Probe.enter, sys.modules["graders.schedule"], json.JSONEncoder.encode)
     try:
         counter._probe = counter.Probe(7)  # the scenario's own data: not code
         assert changed() == []
@@ -225,10 +226,11 @@ def test_the_childs_seal_names_what_student_code_changed_in_the_graders():
         _child.census.__code__ = (lambda: {}).__code__
         counter.Probe.enter = lambda self: 1
         sys.modules["graders.schedule"] = types.ModuleType("graders.schedule")
+        json.JSONEncoder.encode = lambda self, o: "{}"
         assert set(changed()) == {"graders.scenarios.counter.quick_latency",
                                   "graders._child.census", "graders.scenarios.counter.Probe.enter",
-                                  "graders.schedule"}
+                                  "graders.schedule", "json.encoder.JSONEncoder.encode"}
     finally:
         (counter.quick_latency, counter._probe, _child.census.__code__, counter.Probe.enter,
-         sys.modules["graders.schedule"]) = saved
+         sys.modules["graders.schedule"], json.JSONEncoder.encode) = saved
     assert changed() == []
