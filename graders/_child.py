@@ -428,7 +428,7 @@ def main() -> None:
     if request.get("perturb") is not None:
         from graders._perturb import install_perturbation
 
-        install_perturbation(impl, request["perturb"])
+        install_perturbation(impl, request["perturb"], gate=request.get("gate"))
     threads_before = set(threading.enumerate())
     result = {"nonce": request["nonce"], "status": "ok", "value": None, "leaks": []}
     # What runs after student code is bound here, before it: patching graders._child's

@@ -14,18 +14,53 @@ import sys
 import threading
 import time
 
+GATE_STALL = 0.5  # s: a gate opens when no new process came for this long (fewer started)
+GATE_LIMIT = 3.0  # s: and at the latest this long after the first came
 
-def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float = 0.0002) -> None:
+
+def _wait_at_gate(folder: str, n: int) -> None:
+    """Note this process at the gate (a file gate-<pid> in `folder`), then wait until `n`
+    processes are there, so that they all begin their student code together."""
+    try:
+        open(os.path.join(folder, f"gate-{os.getpid()}"), "w").close()
+    except OSError:
+        return
+    started = last = time.monotonic()
+    seen = 0
+    while True:
+        try:
+            here = sum(name.startswith("gate-") for name in os.listdir(folder))
+        except OSError:
+            return
+        now = time.monotonic()
+        if here > seen:
+            seen, last = here, now
+        if here >= n or now - last > GATE_STALL or now - started > GATE_LIMIT:
+            return
+        time.sleep(0.001)
+
+
+def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float = 0.0002,
+                         gate: list | None = None) -> None:
     """Pause student code between bytecodes, at random, to expose races the GIL hides.
 
     A tracer on every thread (and, through sitecustomize and fork, every process) slows only
     frames whose code lives in the implementation folder: at each bytecode, with probability
     `rate`, it sleeps `pause` s, which lets another thread run right there. The decisions come
     from a per-thread random stream seeded by `seed`, the process id order aside.
+
+    With `gate` ([folder, n]), every process but the grading child waits at its first student
+    frame until n processes have come (or none came for GATE_STALL s): processes that student
+    code starts one after another (a spawned one needs ~50 ms to start its interpreter) then
+    run their student code at the same time, so a race between them shows on every run, not
+    only when their starts happen to overlap their work.
     """
     prefix = os.path.abspath(impl) + os.sep
     local = threading.local()
     counter = iter(range(1, 1 << 30))
+    installer = os.getpid()  # a forked child inherits this tracer and is not its installer
+    in_worker = "graders._child" in " ".join(getattr(sys, "orig_argv", sys.argv))
+    waiting = [gate]  # the gate still to pass in this process (a forked child's copy too)
 
     def rng() -> random.Random:
         r = getattr(local, "rng", None)
@@ -40,6 +75,10 @@ def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float =
 
     def call(frame, event, arg):
         if frame.f_code.co_filename.startswith(prefix):
+            if waiting[0] and (os.getpid() != installer or not in_worker):
+                folder, n = waiting[0]
+                waiting[0] = None
+                _wait_at_gate(folder, int(n))
             frame.f_trace = opcode  # 3.13 honours f_trace_opcodes only with a local tracer
             frame.f_trace_opcodes = True
             return opcode

@@ -273,7 +273,7 @@ def restore() -> list[str]:
     return changed
 
 
-def _site(stacks: Path, perturb: list | None) -> Path:
+def _site(stacks: Path, perturb: list | None, gate: list | None = None) -> Path:
     """A read-only folder for one grading child, first on its PYTHONPATH: sitecustomize.py
     and its site.txt (where stacks go, whether spawned processes are perturbed: fields
     separated by NUL, read without json), so that no instrument of the grader has to live in
@@ -289,6 +289,8 @@ def _site(stacks: Path, perturb: list | None) -> Path:
         shutil.copy(compiled, cache)
         os.chmod(cache, 0o644)
     fields = [str(stacks)] + ([str(perturb[0]), str(int(perturb[1]))] if perturb else [])
+    if perturb and gate:
+        fields += [str(gate[0]), str(int(gate[1]))]
     (site / "site.txt").write_bytes(b"\0".join(os.fsencode(f) for f in fields))
     for name in ("sitecustomize.py", "site.txt"):
         os.chmod(site / name, 0o644)
@@ -682,10 +684,12 @@ def _bench_record(run_scenario):
 @_bench_record
 def run(scenario, *args, impl: Path, start_method: str | None = None,
         timeout: float | None = None, checks: dict | None = None,
-        perturb: int | None = None) -> Outcome:
+        perturb: int | None = None, gate: int | None = None) -> Outcome:
     """Call `scenario(*args)` (a function in graders.scenarios) in a fresh grading child.
 
-    With `perturb` (a seed), student code is paused at random bytecodes (see _perturb)."""
+    With `perturb` (a seed), student code is paused at random bytecodes (see _perturb); with
+    `gate` too, the first `gate` processes student code starts begin their student code
+    together (_perturb._wait_at_gate)."""
     timeout = timeout or LIMITS["timeout"]
     if not _first_child_ready:
         _before_first_child()
@@ -705,6 +709,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             "checks": checks or {},
             "grace": LIMITS["leak_grace"],
             "perturb": perturb,
+            "gate": [str(tmp), gate] if perturb is not None and gate else None,
             "limits": LIMITS,
             "contain": plan.as_dict(),
         }
@@ -720,7 +725,7 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
                            observe=observed)
         env = dict(os.environ)
         site = _site(stacks, None if perturb is None else
-                     [str(impl_for_children(Path(impl))), perturb])
+                     [str(impl_for_children(Path(impl))), perturb], request["gate"])
         env["PYTHONPATH"] = os.pathsep.join([str(site), str(CHILD_ROOT)])
         env["PYTHONFAULTHANDLER"] = "1"
         env["PYTHONSAFEPATH"] = "1"  # 3.11+: no working directory on sys.path, spawned too
@@ -1018,16 +1023,17 @@ class Student:
 
     def run(self, scenario, *args, start_method: str | None = None,
             timeout: float | None = None, checks: dict | None = None, what: str | None = None,
-            perturb: bool = False):
+            perturb: bool = False, gate: int | None = None):
         """Run a scenario in a grading child; return its value, or fail with feedback.
 
         `what` names the code under test in the feedback (default: "your code").
         perturb=True pauses student code between random bytecodes (seeded by self.seed)
-        unless the run has --no-perturb."""
+        unless the run has --no-perturb; gate=N then starts the student code of the first N
+        processes it starts together."""
         what = what or _("your code")
         out = run(scenario, *args, impl=self.impl, start_method=start_method,
                   timeout=timeout and timeout * SCALE, checks=checks,
-                  perturb=self.seed if perturb and self.perturb else None)
+                  perturb=self.seed if perturb and self.perturb else None, gate=gate)
         self.last = out
         output = (_section(_("your code printed"), out.stdout)
                   + _section(_("stderr"), out.stderr))

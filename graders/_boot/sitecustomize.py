@@ -8,7 +8,8 @@ threads on SIGUSR1 (<folder>/<pid>.txt: how a timeout shows where every process 
 and whether student code is perturbed (graders/_perturb.py; the grading child itself installs
 that from its request). Kept small: every spawned process pays for its imports (no json:
 site.txt is the stacks folder, then the implementation folder and the seed when perturbed,
-separated by NUL characters, which no path holds).
+then the gate's folder and size when the test asked for one (graders/_perturb.py), separated
+by NUL characters, which no path holds).
 """
 
 import os
@@ -39,9 +40,11 @@ def _load() -> dict:
             fields = [os.fsdecode(field) for field in f.read().split(b"\0")]
     except OSError:
         return {}
-    config: dict = {"stacks": fields[0], "perturb": None}
-    if len(fields) == 3:
+    config: dict = {"stacks": fields[0], "perturb": None, "gate": None}
+    if len(fields) >= 3:
         config["perturb"] = [fields[1], fields[2]]
+    if len(fields) == 5:
+        config["gate"] = [fields[3], fields[4]]
     return config
 
 
@@ -54,6 +57,6 @@ if _config.get("stacks") and hasattr(os, "register_at_fork"):
         if perturb and "graders._child" not in " ".join(getattr(sys, "orig_argv", sys.argv)):
             from graders._perturb import install_perturbation
 
-            install_perturbation(perturb[0], int(perturb[1]))
+            install_perturbation(perturb[0], int(perturb[1]), gate=_config.get("gate"))
     except Exception:  # never let the harness break a student's process start
         pass

@@ -55,7 +55,6 @@ def threads_controlled(n_threads: int, per_thread: int, seed: int, budget: float
 
     import shared_state
 
-
     expected = n_threads * per_thread
 
     def check(r: dict) -> list | None:
