@@ -65,7 +65,8 @@ def sell(names, db, latency=None):
         time.sleep = lambda *a: None
         json.dumps = lambda *a, **k: '{"nonce": "forged", "status": "ok", "value": null}'
         multiprocessing.Process.start = lambda self: None
-        """), "builtins.isinstance, json.dumps, time.sleep"),
+        """), ("builtins.isinstance, json.dumps, time.sleep",  # the import probe's words,
+               "in the grading child (json.dumps)")),  # or the seal's (graders/_child.py)
     # when called
     "fork bomb": (in_find("""
         for _ in range(10):
