@@ -39,6 +39,7 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -51,27 +52,36 @@ def spin() -> None:
         pass
 
 
-def judge(kind: str, path: Path, tmp: Path, workers: int,
-          modules: list[str] | None) -> tuple[bool, float, str, float | None]:
-    """Grade one implementation once; (verdict right?, seconds, what went wrong, score: the
-    total, or the swapped module's points for a variant or an alternative)."""
+class Verdict(NamedTuple):
+    """One grading of one implementation."""
+    right: bool  # full marks for a correct one, 0 for the stubs, caught for a variant
+    seconds: float
+    why: str  # what went wrong, when not right
+    score: float | None  # the total, or the swapped module's points (variant, alternative)
+    failed: frozenset[str]  # the tests that failed: an unsteady row names those that varied
+
+
+def judge(kind: str, path: Path, tmp: Path, workers: int, modules: list[str] | None) -> Verdict:
+    """Grade one implementation once."""
     spread = ["-n", str(workers)] if workers > 1 else []
     if kind == "solutions":
         g = kit.grade(kit.SOLUTIONS, *spread, modules=modules)
-        return (g.full_marks and g.exit_code == 0, g.seconds, "; ".join(g.failed()),
-                g.results.get("score"))
+        return Verdict(g.full_marks and g.exit_code == 0, g.seconds, "; ".join(g.failed()),
+                       g.results.get("score"), frozenset(g.failed()))
     if kind == "stubs":
         g = kit.grade(kit.EXERCISES, *spread, modules=modules)
-        return (g.results.get("score") == 0 and g.exit_code != 0, g.seconds, "",
-                g.results.get("score"))
+        return Verdict(g.results.get("score") == 0 and g.exit_code != 0, g.seconds, "",
+                       g.results.get("score"), frozenset(g.failed()))
     module = path.parent.name  # a variant or an alternative: the reference with it swapped in
     with tempfile.TemporaryDirectory(dir=tmp) as here:
         g = kit.grade(kit.mutant_folder(path, Path(here)), modules=[module])
     score = g.score_of(module)[0] if g.results else None
     if kind == "alternative":  # correct, in another style: full marks in its module
-        return kit.full_marks_in(g, module), g.seconds, "; ".join(g.failed()), score
+        return Verdict(kit.full_marks_in(g, module), g.seconds, "; ".join(g.failed()), score,
+                       frozenset(g.failed()))
     _module, _rule, caught_by = kit.mutant_info(path)
-    return kit.caught(g, module, caught_by), g.seconds, f"not caught by {caught_by}", score
+    return Verdict(kit.caught(g, module, caught_by), g.seconds, f"not caught by {caught_by}",
+                   score, frozenset(g.failed()))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -116,8 +126,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def progress(job, verdict):
         """One line on stderr per grading, so a long verify shows it is moving."""
-        ok, seconds, _why, _score = verdict
-        bar.done(f"{job[1]}: {'right' if ok else 'WRONG'} {seconds:.1f} s")
+        bar.done(f"{job[1]}: {'right' if verdict.right else 'WRONG'} {verdict.seconds:.1f} s")
         return verdict
 
     try:
@@ -135,8 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\n{'implementation':<52} {'runs':>4} {'right':>6} {'median s':>9} {'score':>7}")
     for i, (kind, name, _path) in enumerate(rows):
         mine = verdicts[i * args.repeat:(i + 1) * args.repeat]
-        right = sum(ok for ok, _, _, _ in mine)
-        scores = sorted({score for _, _, _, score in mine}, key=lambda x: (x is None, x))
+        right = sum(v.right for v in mine)
+        scores = sorted({v.score for v in mine}, key=lambda x: (x is None, x))
         steady = len(scores) == 1
         unsteady += not steady  # the same submission must get the same score every run
         shown = f"{scores[0]:g}" if steady and scores[0] is not None else \
@@ -147,13 +156,17 @@ def main(argv: list[str] | None = None) -> int:
             false_failures += args.repeat - right  # a correct one judged wrong (or stubs > 0)
         label = {"solutions": "full marks", "stubs": "0 points",
                  "alternative": "full marks"}.get(kind, "caught")
-        median = statistics.median(s for _, s, _, _ in mine)
+        median = statistics.median(v.seconds for v in mine)
         print(f"{name:<52} {args.repeat:>4} {right:>6} {median:>9.2f} {shown:>7}  {label}"
               + ("" if steady else "  UNSTEADY: not the same score every run"))
-        for ok, _, why, _ in mine:
-            if not ok and why:
-                print(f"    wrong verdict: {why}")
+        for v in mine:
+            if not v.right and v.why:
+                print(f"    wrong verdict: {v.why}")
                 break
+        for test in sorted(set().union(*(v.failed for v in mine))):
+            failing = sum(test in v.failed for v in mine)
+            if failing < len(mine):  # failed in some runs only: what made the row unsteady
+                print(f"    varied: {test} failed {failing} of {len(mine)} runs")
     print(f"\n{len(jobs)} gradings in {total:.1f} s (jobs={args.jobs}, "
           f"workers={args.workers}, hog={args.hog}, "
           f"modules={' '.join(args.modules) if args.modules else 'all'}); "
