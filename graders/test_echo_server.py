@@ -305,6 +305,12 @@ def test_talk_sends_whole_reply(student):
                "much it sent. Send each reply with sock.sendall(...), which sends it "
                "all.").format(line=sc.BIG_LINE, received=received, size=size, seconds=LIMIT,
                               how=how))
+    if case.get("cut") is not None:
+        fail(_("the client sent a line of {line:,} bytes, in two parts, and talk() replied "
+               "after the first {cut:,} bytes, before the newline came: it answered part of a "
+               "line as if it were a whole one. TCP keeps no message boundaries: buffer what "
+               "recv() returns and reply only to complete lines, ending in b'\\n' (see "
+               "test_talk_echoes_lines).").format(line=sc.BIG_LINE, cut=case["cut"]))
     fail(_("the client sent a line of {line:,} bytes and its reply began with {start} "
            "({received:,} bytes received, {size:,} expected): the reply must be the line's "
            "bytes, then SUFFIX, then b'\\n', sent whole.").format(

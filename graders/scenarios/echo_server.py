@@ -350,19 +350,25 @@ class _Talk:
         return cpu, self.sock.calls - calls, slices
 
 
-def _talk_lines(limit: float) -> dict:
-    """Lines whole, split and batched; then a partial line and a half-close (EOF)."""
-    client, server = _pair()
-    run = _Talk(server)
-    sent = 0
-    unsynced = 0
-    for piece in PIECES:
+def _send_synced(client: socket.socket, server: _Watched, run: _Talk, pieces) -> int:
+    """Send `pieces` one by one, after each waiting (0.5 s at most) until talk() has read it:
+    each reaches talk() in recv() calls of its own. Returns how many talk() had not read."""
+    sent = unsynced = 0
+    for piece in pieces:
         client.sendall(piece)
         sent += len(piece)
         deadline = time.monotonic() + 0.5
         while server.got < sent and not run.done.is_set() and time.monotonic() < deadline:
             time.sleep(0.001)
         unsynced += server.got < sent
+    return unsynced
+
+
+def _talk_lines(limit: float) -> dict:
+    """Lines whole, split and batched; then a partial line and a half-close (EOF)."""
+    client, server = _pair()
+    run = _Talk(server)
+    unsynced = _send_synced(client, server, run, PIECES)
     expected = b"".join(line + SUFFIX + b"\n" for line, _ in LINES)
     got = bytearray()
     ended = _read(client, got, lambda b: len(b) >= len(expected), limit)
@@ -450,13 +456,18 @@ def _talk_big(limit: float) -> dict:
     run = _Talk(server, hold=True)
     line = b"b" * BIG_LINE
     expected = line + SUFFIX + b"\n"
-    client.sendall(line + b"\n")
-    # talk() has received the line and begun its reply: part of it waits, unread, in the
-    # client's buffer; the rest cannot fit, so the write that sends it is blocked.
+    # In two halves, the second sent once talk() has read the first: the line then reaches
+    # talk() split on every run (not only when the kernel happens to split it), so a talk()
+    # that answers each recv() as a line fails here every time, not on some runs only.
+    _send_synced(client, server, run, [line[:BIG_LINE // 2]])
+    client.sendall(line[BIG_LINE // 2:] + b"\n")
+    # talk() has begun its reply (a correct one once it has received the whole line): part
+    # of it waits, unread, in the client's buffer; the rest cannot fit, so the write that
+    # sends it is blocked.
     deadline = time.monotonic() + 4 * limit
     while not run.done.is_set() and time.monotonic() < deadline:
         unread = _unread(client)
-        if server.got > BIG_LINE and unread != 0:  # None: the OS cannot tell, go on
+        if unread or (unread is None and server.got > BIG_LINE):  # None: the OS cannot tell
             break
         time.sleep(0.005)
     out = {"blocked": bool(not run.done.is_set() and _unread(client)), "nudged": 0}
@@ -475,6 +486,8 @@ def _talk_big(limit: float) -> dict:
     out["whole"] = bytes(got) == expected
     out["prefix"] = expected.startswith(bytes(got))
     out["start"] = bytes(got[:60]).decode("utf-8", "replace")
+    cut = bytes(got).find(SUFFIX)  # where the first reply ended: before BIG_LINE, too soon
+    out["cut"] = cut if 0 <= cut < BIG_LINE else None
     out["sends"] = (server.sends or [])[:5]
     out["sendalls"] = server.sendalls
     out["returned_early"] = run.done.is_set()
