@@ -16,11 +16,14 @@ import time
 
 GATE_STALL = 0.5  # s: a gate opens when no new process came for this long (fewer started)
 GATE_LIMIT = 3.0  # s: and at the latest this long after the first came
+# (the harness scales both by GRADER_TIMEOUT_SCALE and passes them with the gate)
 
 
-def _wait_at_gate(folder: str, n: int) -> None:
+def _wait_at_gate(folder: str, n: int, stall: float = GATE_STALL,
+                  limit: float = GATE_LIMIT) -> None:
     """Note this process at the gate (a file gate-<pid> in `folder`), then wait until `n`
-    processes are there, so that they all begin their student code together."""
+    processes are there (or none came for `stall` s, or `limit` s have gone), so that they
+    all begin their student code together."""
     try:
         open(os.path.join(folder, f"gate-{os.getpid()}"), "w").close()
     except OSError:
@@ -35,7 +38,7 @@ def _wait_at_gate(folder: str, n: int) -> None:
         now = time.monotonic()
         if here > seen:
             seen, last = here, now
-        if here >= n or now - last > GATE_STALL or now - started > GATE_LIMIT:
+        if here >= n or now - last > stall or now - started > limit:
             return
         time.sleep(0.001)
 
@@ -49,11 +52,11 @@ def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float =
     `rate`, it sleeps `pause` s, which lets another thread run right there. The decisions come
     from a per-thread random stream seeded by `seed`, the process id order aside.
 
-    With `gate` ([folder, n]), every process but the grading child waits at its first student
-    frame until n processes have come (or none came for GATE_STALL s): processes that student
-    code starts one after another (a spawned one needs ~50 ms to start its interpreter) then
-    run their student code at the same time, so a race between them shows on every run, not
-    only when their starts happen to overlap their work.
+    With `gate` ([folder, n, stall, limit]), every process but the grading child waits at its
+    first student frame until n processes have come (or none came for `stall` s): processes
+    that student code starts one after another (a spawned one needs ~50 ms to start its
+    interpreter) then run their student code at the same time, so a race between them shows
+    on every run, not only when their starts happen to overlap their work.
     """
     prefix = os.path.abspath(impl) + os.sep
     local = threading.local()
@@ -76,9 +79,9 @@ def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float =
     def call(frame, event, arg):
         if frame.f_code.co_filename.startswith(prefix):
             if waiting[0] and (os.getpid() != installer or not in_worker):
-                folder, n = waiting[0]
+                folder, n, stall, limit = waiting[0]
                 waiting[0] = None
-                _wait_at_gate(folder, int(n))
+                _wait_at_gate(folder, int(n), float(stall), float(limit))
             frame.f_trace = opcode  # 3.13 honours f_trace_opcodes only with a local tracer
             frame.f_trace_opcodes = True
             return opcode

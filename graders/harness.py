@@ -30,6 +30,7 @@ from pathlib import Path
 import psutil
 
 from graders import contain, i18n, observe
+from graders._perturb import GATE_LIMIT, GATE_STALL
 from graders.i18n import _
 
 KIT = Path(__file__).resolve().parent.parent
@@ -290,7 +291,7 @@ def _site(stacks: Path, perturb: list | None, gate: list | None = None) -> Path:
         os.chmod(cache, 0o644)
     fields = [str(stacks)] + ([str(perturb[0]), str(int(perturb[1]))] if perturb else [])
     if perturb and gate:
-        fields += [str(gate[0]), str(int(gate[1]))]
+        fields += [str(field) for field in gate]
     (site / "site.txt").write_bytes(b"\0".join(os.fsencode(f) for f in fields))
     for name in ("sitecustomize.py", "site.txt"):
         os.chmod(site / name, 0o644)
@@ -709,7 +710,9 @@ def run(scenario, *args, impl: Path, start_method: str | None = None,
             "checks": checks or {},
             "grace": LIMITS["leak_grace"],
             "perturb": perturb,
-            "gate": [str(tmp), gate] if perturb is not None and gate else None,
+            # where, how many, and (scaled like every wait) the stall and the limit
+            "gate": [str(tmp), gate, GATE_STALL * SCALE, GATE_LIMIT * SCALE]
+            if perturb is not None and gate else None,
             "limits": LIMITS,
             "contain": plan.as_dict(),
         }

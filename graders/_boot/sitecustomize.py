@@ -8,8 +8,8 @@ threads on SIGUSR1 (<folder>/<pid>.txt: how a timeout shows where every process 
 and whether student code is perturbed (graders/_perturb.py; the grading child itself installs
 that from its request). Kept small: every spawned process pays for its imports (no json:
 site.txt is the stacks folder, then the implementation folder and the seed when perturbed,
-then the gate's folder and size when the test asked for one (graders/_perturb.py), separated
-by NUL characters, which no path holds).
+then the gate's folder, size, stall and limit when the test asked for one (graders/_perturb.py),
+separated by NUL characters, which no path holds).
 """
 
 import os
@@ -43,8 +43,8 @@ def _load() -> dict:
     config: dict = {"stacks": fields[0], "perturb": None, "gate": None}
     if len(fields) >= 3:
         config["perturb"] = [fields[1], fields[2]]
-    if len(fields) == 5:
-        config["gate"] = [fields[3], fields[4]]
+    if len(fields) == 7:
+        config["gate"] = fields[3:7]
     return config
 
 
