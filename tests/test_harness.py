@@ -234,3 +234,44 @@ def test_the_childs_seal_names_what_student_code_changed_in_the_graders():
         (counter.quick_latency, counter._probe, _child.census.__code__, counter.Probe.enter,
          sys.modules["graders.schedule"], json.JSONEncoder.encode) = saved
     assert changed() == []
+
+
+def _at_gate(folder, n, stall, limit, delay, out):
+    import time
+
+    from graders._perturb import _wait_at_gate
+
+    time.sleep(delay)
+    _wait_at_gate(folder, n, stall, limit)
+    out.put((delay, time.monotonic()))
+
+
+def _through_gate(tmp_path, n: int, delays: list[float], stall: float) -> list[float]:
+    """Processes that come to a gate of `n` after `delays` s (its limit: 10 s); how long after
+    they were started each went through it."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_at_gate, args=(str(tmp_path), n, stall, 10.0, d, out))
+             for d in delays]
+    import time
+
+    started = time.monotonic()
+    for p in procs:
+        p.start()
+    times = [out.get(timeout=30) for _ in procs]
+    for p in procs:
+        p.join(10)
+    return [t - started for _d, t in sorted(times)]
+
+
+def test_the_start_gate_holds_processes_until_all_have_come(tmp_path):
+    """Processes that come 0.3 s apart go through a gate of 3 together, once the last came;
+    a gate of 4 that only 3 reach opens when none came for its stall."""
+    (tmp_path / "a").mkdir()
+    together = _through_gate(tmp_path / "a", 3, [0.0, 0.3, 0.6], stall=2.0)
+    assert max(together) - min(together) < 0.25 and min(together) > 0.5, together
+    (tmp_path / "b").mkdir()
+    short = _through_gate(tmp_path / "b", 4, [0.0, 0.1, 0.2], stall=0.5)
+    assert max(short) - min(short) < 0.25 and max(short) < 5, short  # the stall, not the limit
