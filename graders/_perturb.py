@@ -43,6 +43,12 @@ def _wait_at_gate(folder: str, n: int, stall: float = GATE_STALL,
         time.sleep(0.001)
 
 
+def in_grading_child() -> bool:
+    """Whether this process is the grading child (graders/_child.py), which installs the
+    perturbation itself from its request, and is never held at the gate it opened."""
+    return "graders._child" in " ".join(getattr(sys, "orig_argv", sys.argv))
+
+
 def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float = 0.0002,
                          gate: list | None = None) -> None:
     """Pause student code between bytecodes, at random, to expose races the GIL hides.
@@ -62,7 +68,7 @@ def install_perturbation(impl: str, seed: int, rate: float = 0.2, pause: float =
     local = threading.local()
     counter = iter(range(1, 1 << 30))
     installer = os.getpid()  # a forked child inherits this tracer and is not its installer
-    in_worker = "graders._child" in " ".join(getattr(sys, "orig_argv", sys.argv))
+    in_worker = in_grading_child()
     waiting = [gate]  # the gate still to pass in this process (a forked child's copy too)
 
     def rng() -> random.Random:

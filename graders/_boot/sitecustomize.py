@@ -13,7 +13,6 @@ separated by NUL characters, which no path holds).
 """
 
 import os
-import sys
 
 _stack_file = None
 _config: dict = {}
@@ -54,9 +53,10 @@ if _config.get("stacks") and hasattr(os, "register_at_fork"):
         install_stack_dumps()
         os.register_at_fork(after_in_child=install_stack_dumps)
         perturb = _config.get("perturb")
-        if perturb and "graders._child" not in " ".join(getattr(sys, "orig_argv", sys.argv)):
-            from graders._perturb import install_perturbation
+        if perturb:
+            from graders._perturb import in_grading_child, install_perturbation
 
-            install_perturbation(perturb[0], int(perturb[1]), gate=_config.get("gate"))
+            if not in_grading_child():
+                install_perturbation(perturb[0], int(perturb[1]), gate=_config.get("gate"))
     except Exception:  # never let the harness break a student's process start
         pass
