@@ -52,11 +52,17 @@ def _ours(frame) -> bool:
     return os.path.abspath(frame.f_code.co_filename).startswith(OURS)
 
 
-def _unwatched(real, answer=None):
-    """`real` as code outside the graders sees it while armed: `answer`, as when unwatched."""
+_REAL = object()  # an answer that lets the real function answer
+
+
+def _seen_as(real, when, answer):
+    """`real` as code outside the graders sees it: while `when()`, what `answer(*args)` gives
+    (the real answer where that is _REAL), the answer of a run that is not watched or pinned."""
     def looks(*args):
-        if state["armed"] and not _ours(sys._getframe(1)):
-            return answer(*args) if callable(answer) else answer
+        if when() and not _ours(sys._getframe(1)):
+            found = answer(*args)
+            if found is not _REAL:
+                return found
         return real(*args)
 
     looks.__name__ = looks.__qualname__ = real.__name__
@@ -74,37 +80,29 @@ def _threads_of_mine(pid: int) -> bool:
         return False
 
 
-def _pinned_answer(real, answer):
-    """`real` as code outside the graders sees it while pinned: `answer(cpus, *args)`."""
-    def looks(*args):
-        cpus = state["cpus"]
-        if cpus is not None and not _ours(sys._getframe(1)):
-            found = answer(cpus, *args)
-            if found is not None:
-                return found
-        return real(*args)
-
-    looks.__name__ = looks.__qualname__ = real.__name__
-    looks.__doc__, looks.__module__ = real.__doc__, getattr(real, "__module__", None)
-    return looks
-
-
 def _hide() -> None:
-    sys.gettrace = _unwatched(sys.gettrace)
-    sys.getprofile = _unwatched(sys.getprofile)
+    def armed():
+        return state["armed"] > 0
+
+    def pinned():
+        return state["cpus"] is not None
+
+    sys.gettrace = _seen_as(sys.gettrace, armed, lambda: None)
+    sys.getprofile = _seen_as(sys.getprofile, armed, lambda: None)
     for name in ("gettrace", "getprofile"):  # 3.10+
         if hasattr(threading, name):
-            setattr(threading, name, _unwatched(getattr(threading, name)))
+            setattr(threading, name, _seen_as(getattr(threading, name), armed, lambda: None))
     mon = getattr(sys, "monitoring", None)
     if mon is not None:
-        real = mon.get_tool
-        mon.get_tool = _unwatched(real, lambda tool: None if tool == MONITOR_TOOL
-                                  else real(tool))
+        mon.get_tool = _seen_as(mon.get_tool, armed,
+                                lambda tool: None if tool == MONITOR_TOOL else _REAL)
     if hasattr(os, "sched_getaffinity"):
-        os.sched_getaffinity = _pinned_answer(
-            os.sched_getaffinity, lambda cpus, pid: set(cpus) if _threads_of_mine(pid) else None)
+        os.sched_getaffinity = _seen_as(
+            os.sched_getaffinity, pinned,
+            lambda pid: set(state["cpus"]) if _threads_of_mine(pid) else _REAL)
     if hasattr(os, "process_cpu_count"):  # 3.13+
-        os.process_cpu_count = _pinned_answer(os.process_cpu_count, lambda cpus: len(cpus))
+        os.process_cpu_count = _seen_as(os.process_cpu_count, pinned,
+                                        lambda: len(state["cpus"]))
 
 
 def _install() -> None:
