@@ -40,6 +40,7 @@ from dataclasses import dataclass
 
 import psutil
 
+from graders import observe
 from graders._child import children_of
 
 UNIX = hasattr(socket, "AF_UNIX")  # Windows: a loopback TCP socket, and the caller's own pid
@@ -488,15 +489,19 @@ class Peer(Desk):
 
 
 class Crowd(Desk):
-    """Clients in the grader's process for a server that runs in the grading child: the
-    scenario calls the desk with ["exchange", port, spinning] once its server listens, and the
-    desk runs `exchange(port, spinning)` (which returns what its clients saw, and their
-    sockets, kept open) before it answers; ["leave"] closes those sockets. observed(): what
-    the clients saw, at the top of the scenario's result."""
+    """`clients` clients in the grader's process for a server that runs in the grading child:
+    the scenario calls the desk with ["exchange", port, spinning] once its server listens,
+    and the desk runs `exchange(port, spinning)` (which returns what its clients saw, and
+    their sockets, kept open) before it answers; ["leave"] closes those sockets. The clients
+    connect only to a port that the caller's processes listen on, as the kernel's socket table
+    says where it can be read (not, say, to a server of the grader's). observed(): what the
+    clients saw, at the top of the scenario's result; if they never connected, that they were
+    all refused (nothing of the child's result stands in for it)."""
 
-    def __init__(self, exchange) -> None:
+    def __init__(self, exchange, clients: int) -> None:
         super().__init__()
         self.exchange = exchange
+        self.clients = clients
         self.saw: dict = {}
         self.socks: list = []
 
@@ -518,10 +523,25 @@ class Crowd(Desk):
                 port, spinning = int(call.said[1]), bool(call.said[2])
             except (TypeError, ValueError):
                 return b"go"
-            self.saw, self.socks = self.exchange(port, spinning)
+            if _listens(call.pid, port):
+                self.saw, self.socks = self.exchange(port, spinning)
+            else:
+                self.saw = self._nobody(not_theirs=port)
         elif what == ["leave"]:
             self._leave()
         return b"go"
 
+    def _nobody(self, **more) -> dict:
+        """What the clients saw when none of them connected."""
+        return {"refused": self.clients, "statuses": {}, "replies": 0, "wrong": None,
+                "exchange_seconds": None, **more}
+
     def observed(self) -> dict:
-        return dict(self.saw)
+        return dict(self.saw) if self.saw else self._nobody()
+
+
+def _listens(pid: int, port: int) -> bool:
+    """Whether `pid` or a process below it listens on TCP `port` (True where the kernel's
+    tables cannot be read)."""
+    found = observe.listening([pid, *observe.children(pid, recursive=True)])
+    return found is None or f"port {port}" in found

@@ -84,7 +84,7 @@ def crowd(clients: int, lines: int, seed: int, limit: float = LIMIT) -> Crowd:
     """The desk whose clients, in the grader's process, exchange lines with serve(): each
     look at them and the stall allowed, `limit` s."""
     return Crowd(functools.partial(sc.crowd_exchange, n_clients=clients, n_lines=lines,
-                                   seed=seed, stall=limit, limit=limit))
+                                   seed=seed, stall=limit, limit=limit), clients)
 
 
 def _serve(student) -> dict:

@@ -145,3 +145,37 @@ def test_the_held_bun_waits_for_the_kitchen_to_join_its_queue():
         common.ask_desk(desk.address, "mark", ["joining"])
         t.join(5)
         assert not t.is_alive() and box["done"] >= marked
+
+
+def _asks_for_exchange(address, port, inherited: int) -> None:
+    """A grading child's scenario: its own server listening (port None), or a port it names
+    (the grader's: a spawned child has no copy of the grader's socket, a forked one closes it)."""
+    import socket
+
+    os.close(inherited)
+
+    with socket.create_server(("127.0.0.1", 0)) as mine:
+        common.ask_desk(address, "call", ["exchange", port or mine.getsockname()[1], False])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the kernel's socket table")
+@pytest.mark.parametrize("whose", ["the caller's", "the grader's"])
+def test_the_crowd_connects_only_to_a_port_its_caller_listens_on(whose):
+    import socket
+
+    from graders.desk import Crowd
+
+    asked = []
+    with socket.create_server(("127.0.0.1", 0)) as graders_own, \
+            Crowd(lambda port, spinning: (asked.append(port) or {"refused": 0}, []), 7) as desk:
+        port = graders_own.getsockname()[1] if whose == "the grader's" else None
+        p = multiprocessing.get_context("fork").Process(target=_asks_for_exchange,
+                                                        args=(desk.address, port,
+                                                              graders_own.fileno()))
+        p.start()
+        p.join(10)
+        seen = desk.observed()
+    if whose == "the caller's":
+        assert len(asked) == 1 and seen == {"refused": 0}
+    else:  # a server the child does not hold: no client connects, all count as refused
+        assert asked == [] and seen["refused"] == 7 and seen["not_theirs"] == port
